@@ -100,9 +100,14 @@ const submit = (c: SubmitTicket, state: TicketState, { now, proxy, grant }: Tick
 /** Approval: the requester's grant and the ticket's decision, to be recorded in that order. */
 export const decideApproval = (c: ApproveTicket, state: TicketState, ctx: TicketContext): E.Either<DomainError, Approval> => {
   if (state.status === 'none') return E.left(notFound(`no ticket ${c.ticketId}`));
-  if (c.actor.userId === state.requesterId) return E.left(forbidden(`ticket ${c.ticketId} cannot be approved by the user who submitted it`));
   if (!mayApproveTicket(c.actor, ctx.proxy, state.requesterId)) {
-    return E.left(forbidden(`only an admin, a dba or the proxy's owner may approve tickets on instance ${state.instanceId}`));
+    return E.left(
+      forbidden(
+        c.actor.userId === state.requesterId
+          ? `ticket ${c.ticketId} cannot be approved by the user who submitted it`
+          : `only an admin, a dba or the proxy's owner may approve tickets on instance ${state.instanceId}`,
+      ),
+    );
   }
   if (state.status !== 'pending') return E.left(conflict(`ticket ${c.ticketId} is already ${state.status}`));
   const authorize: Authorize = {
