@@ -137,11 +137,9 @@ const authorize = (c: Authorize, state: GrantState, { now, proxy, newKey }: Gran
 };
 
 /** The grant, if the actor may manage its keys and it is active now; otherwise why not. */
-const activeGrant = (c: OnGrant, state: GrantState, { now, proxy }: GrantContext): E.Either<DomainError, GrantDetails> => {
+const activeGrant = (c: OnGrant, state: GrantState, { now, proxy }: GrantContext, mayAct = mayManageKeysOf(c.actor, c.userId)): E.Either<DomainError, GrantDetails> => {
   if (!hasDetails(state)) return E.left(notFound(`no grant for ${whose(c)}`));
-  if (!mayManageKeysOf(c.actor, c.userId) && !mayActOnSchedule(c.actor)) {
-    return E.left(forbidden(`only an admin, a dba or user ${c.userId} may manage the AccessKey pair of ${whose(c)}`));
-  }
+  if (!mayAct) return E.left(forbidden(`only an admin, a dba or user ${c.userId} may manage the AccessKey pair of ${whose(c)}`));
   const status = effectiveGrantStatus(state, proxy, now);
   return status === 'active' ? E.right(state) : E.left(conflict(`the grant for ${whose(c)} is ${status}`));
 };
@@ -186,7 +184,7 @@ const rotateOnSchedule = (c: RotateOnSchedule, state: GrantState, ctx: GrantCont
   if (state.status !== 'active' || state.rotatesAt !== c.dueAt) return E.right([]);
   if (isBefore(ctx.now, c.dueAt)) return E.left(conflict(`the rotation of ${whose(c)} is not due until ${c.dueAt}`));
   return pipe(
-    activeGrant(c, state, ctx),
+    activeGrant(c, state, ctx, true),
     E.map((grant) => rotation(c, grant, ctx, scheduledOverlapSeconds(grant.policy), 'scheduled')),
     // A grant that is no longer active (its proxy was disabled, it expired) is not rotated.
     E.orElse((e) => (e.code === 'CONFLICT' ? E.right<DomainError, GrantEvent[]>([]) : E.left(e))),

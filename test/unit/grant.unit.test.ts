@@ -361,3 +361,12 @@ describe('error messages', () => {
     }
   });
 });
+
+describe('keyward itself', () => {
+  it('rotates on schedule and records expiries, but neither views, rotates by hand nor revokes', () => {
+    given(proxyEnabled(), granted).when(view(system)).thenFails('FORBIDDEN');
+    given(proxyEnabled(), granted).when(rotate(system)).thenFails('FORBIDDEN');
+    given(proxyEnabled(), granted).when(revoke('recycle', system)).thenFails('FORBIDDEN');
+    given(proxyEnabled()).when(authorize(system)).thenFails('FORBIDDEN');
+  });
+});
