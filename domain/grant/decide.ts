@@ -214,10 +214,11 @@ const revoke = (c: Revoke, state: GrantState, { now, proxy }: GrantContext): Dec
   ]);
 };
 
-const expire = (c: ExpireKey, state: GrantState, { now }: GrantContext): Decision => {
+const expire = (c: ExpireKey, state: GrantState, { now, proxy }: GrantContext): Decision => {
   if (!mayActOnSchedule(c.actor)) return E.left(forbidden('expiries are recorded by keyward itself'));
-  // Already ended one way or another: an expiry has nothing to add, and a repeat is harmless.
-  if (state.status !== 'active') return E.right([]);
+  // Already ended one way or another (a proxy disable included): an expiry has nothing to
+  // add, and a repeat is harmless.
+  if (state.status !== 'active' || effectiveGrantStatus(state, proxy, now) === 'revoked') return E.right([]);
   if (state.notAfter === null) return E.left(conflict(`the grant for ${whose(c)} has no expiry time`));
   if (isBefore(now, state.notAfter)) return E.left(conflict(`the grant for ${whose(c)} does not expire until ${state.notAfter}`));
   return E.right([{ type: 'AccessKeyExpired', data: { instanceId: c.instanceId, userId: c.userId, accessId: state.accessId, expiredAt: state.notAfter } }]);

@@ -339,6 +339,7 @@ describe('ExpireKey', () => {
   it('an expiry already recorded, or a grant revoked first, gets nothing more', () => {
     given(proxyEnabled(), expiring, expired).when(expire(), { now: later(3601) }).thenNothing();
     given(proxyEnabled(), expiring, recycled).when(expire(), { now: later(3601) }).thenNothing();
+    given(proxyEnabled(), expiring, proxyDisabled({ disabledAt: later(1800) })).when(expire(), { now: later(3601) }).thenNothing();
   });
 
   it('only keyward itself records expiries', () => {
