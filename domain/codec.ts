@@ -41,6 +41,8 @@ export const struct = <R extends Props, O extends Props = Record<never, never>>(
     name,
     is,
     (u, c) => {
+      // Already exactly a value of this type (as every stored event is): nothing to rebuild.
+      if (is(u)) return t.success(u);
       if (!isRecord(u)) return t.failure(u, c, 'must be a JSON object');
       const errors: t.Errors = [];
       const out: Record<string, unknown> = {};
@@ -97,11 +99,15 @@ export const tagged = <V extends Record<string, t.Mixed>>(
   );
 };
 
-/** A codec that accepts values passing `check` and refuses the rest with `message`. */
+/**
+ * A codec for the values `base` accepts, refusing the rest with `message`. `base` returns the
+ * decoded value; `is` holds only for a value that is already exactly that (a time already
+ * normalized, not one that would be), so `struct` can pass such values through untouched.
+ */
 export const refined = <A>(name: string, base: (u: unknown) => A | undefined, message: string): Codec<A> =>
   new t.Type<A, A, unknown>(
     name,
-    (u): u is A => base(u) !== undefined,
+    (u): u is A => u !== undefined && base(u) === u,
     (u, c) => {
       const a = base(u);
       return a === undefined ? t.failure(u, c, message) : t.success(a);

@@ -26,6 +26,7 @@ export const ticketDecider: Decider<TicketCommand, TicketEvent, TicketState, Tic
 };
 
 export * from './account.js';
+export * from './canonical.js';
 export * from './actor.js';
 export * from './authorization.js';
 export * from './codec.js';

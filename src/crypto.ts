@@ -1,6 +1,6 @@
 // Key material and sealing. AccessSecrets and database passwords are sealed with AES-256-GCM
 // before anything records them; events carry only sealed values and verifiers.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Secret, type IssuedKey, type Sealed, type Verifiers } from '../domain/index.js';
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -8,10 +8,17 @@ export const ACCESS_ID_LENGTH = 24;
 /** 40 characters of 62 give 238 bits, above DESIGN.md's 190. */
 export const ACCESS_SECRET_LENGTH = 40;
 
-/** Uniform over the alphabet: randomInt draws without modulo bias. */
+/**
+ * Uniform over the alphabet: bytes of 248 and above are dropped (248 = 4 × 62), so the
+ * modulo has no bias.
+ */
 const randomAlphanumeric = (length: number): string => {
   let out = '';
-  for (let i = 0; i < length; i++) out += ALPHANUMERIC.charAt(randomInt(ALPHANUMERIC.length));
+  while (out.length < length) {
+    for (const byte of randomBytes(length + 8)) {
+      if (byte < 248 && out.length < length) out += ALPHANUMERIC.charAt(byte % 62);
+    }
+  }
   return out;
 };
 
@@ -38,6 +45,11 @@ export class SealingKey {
 
   static generate(): SealingKey {
     return new SealingKey(randomBytes(32));
+  }
+
+  /** The key's text form, for the one place that stores it (the development key file). */
+  exportBase64(): string {
+    return this.#key.toString('base64');
   }
 
   seal(plaintext: Secret): Sealed {

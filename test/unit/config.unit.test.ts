@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadMasterKey } from '../../src/config.js';
+import { SealingKey } from '../../src/crypto.js';
+import { Secret } from '../../domain/index.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keyward-config-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the master key', () => {
+  it('comes from KEYWARD_MASTER_KEY, 32 bytes of base64', () => {
+    const text = SealingKey.generate().exportBase64();
+    const { key, warning } = loadMasterKey({ KEYWARD_MASTER_KEY: text }, dir);
+    expect(warning).toBeUndefined();
+    const sealed = key.seal(new Secret('x'));
+    expect(SealingKey.fromBase64(text).unseal(sealed).reveal()).toBe('x');
+  });
+
+  it('is required: without it the service refuses to start, saying how to make one', () => {
+    expect(() => loadMasterKey({}, dir)).toThrow(ConfigError);
+    expect(() => loadMasterKey({}, dir)).toThrow(/KEYWARD_MASTER_KEY.*openssl rand -base64 32.*KEYWARD_DEV=1/);
+  });
+
+  it('of the wrong length or form is refused without being repeated', () => {
+    for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', Buffer.alloc(33, 1).toString('base64')]) {
+      let message = '';
+      try {
+        loadMasterKey({ KEYWARD_MASTER_KEY: bad }, dir);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(/not 32 bytes of base64/);
+      expect(message).not.toContain(bad);
+    }
+  });
+
+  it('in development mode is made once, kept private in the data folder, and announced', () => {
+    const first = loadMasterKey({ KEYWARD_DEV: '1' }, dir);
+    expect(first.warning).toMatch(/development mode/);
+    const file = join(dir, 'dev-master.key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const sealed = first.key.seal(new Secret('kept'));
+    expect(loadMasterKey({ KEYWARD_DEV: '1' }, dir).key.unseal(sealed).reveal()).toBe('kept');
+    expect(readFileSync(file, 'utf8').trim()).toHaveLength(44);
+  });
+});
