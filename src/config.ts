@@ -47,3 +47,34 @@ export const loadMasterKey = (env: NodeJS.ProcessEnv, dataDir: string): MasterKe
     warning: `development mode: secrets are sealed with the key in ${file}; never use it in production`,
   };
 };
+
+export interface SqliteStoreSettings {
+  readonly kind: 'sqlite';
+  readonly path: string;
+  readonly synchronous: 'FULL' | 'NORMAL';
+}
+
+export type StoreSettings = SqliteStoreSettings;
+
+export const DEFAULT_SQLITE_PATH = './data/keyward.db';
+
+/**
+ * KEYWARD_STORE names the event store: absent, the embedded SQLite store at
+ * ./data/keyward.db; `sqlite:<path>` for another file. KEYWARD_SQLITE_SYNCHRONOUS=NORMAL
+ * trades the last commits before a power loss for faster appends (README, "Durability").
+ */
+export const loadStoreSettings = (env: NodeJS.ProcessEnv): StoreSettings => {
+  const problems: string[] = [];
+  const store = env.KEYWARD_STORE ?? '';
+  let path = DEFAULT_SQLITE_PATH;
+  if (store.startsWith('sqlite:')) {
+    path = store.slice('sqlite:'.length);
+    if (path === '') problems.push('KEYWARD_STORE=sqlite: needs a file path after the colon, like sqlite:./data/keyward.db');
+  } else if (store !== '') {
+    problems.push(`KEYWARD_STORE must be sqlite:<path> (the embedded store); it is "${store.slice(0, 80)}"`);
+  }
+  const synchronous = env.KEYWARD_SQLITE_SYNCHRONOUS ?? 'FULL';
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') problems.push(`KEYWARD_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not "${synchronous.slice(0, 20)}"`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { kind: 'sqlite', path, synchronous: synchronous as 'FULL' | 'NORMAL' };
+};

@@ -167,6 +167,33 @@ describe('concurrent writers on one stream', () => {
   });
 });
 
+describe('a stream that keeps changing under the command', () => {
+  it('is retried a bounded number of times, then answers CONFLICT with nothing of this command recorded', async () => {
+    recordedOrFail(await enableProxy());
+    recordedOrFail(await onGrant(authorize, 'auth-1'));
+    let attempts = 0;
+    const result = await execute<ReturnType<typeof grantDecider.evolve>, GrantEvent>({
+      store,
+      streamId: grantStreamId(INSTANCE, bob.userId),
+      decider: grantDecider,
+      meta: meta('rotate-loser', bob),
+      clock,
+      maxAttempts: 3,
+      decide: async (state, now) => {
+        attempts++;
+        // Another writer gets in between this decision and its append, every time.
+        recordedOrFail(await onGrant(rotate, `rotate-winner-${attempts}`));
+        const proxy = await loadStream(store, proxyStreamId(INSTANCE), proxyDecider);
+        return decideGrant(rotate, state, { now, proxy: proxy.state, newKey: newKey() });
+      },
+    });
+    expect(attempts).toBe(3);
+    expect(E.isLeft(result) && result.left.code).toBe('CONFLICT');
+    const events = (await store.readStream(grantStreamId(INSTANCE, bob.userId))).map(decodeRecorded);
+    expect(events.map((e) => e.metadata.commandId)).toEqual(['auth-1', 'rotate-winner-1', 'rotate-winner-2', 'rotate-winner-3']);
+  });
+});
+
 describe('when the store is unavailable', () => {
   it('the command fails with StoreUnavailableError', async () => {
     recordedOrFail(await enableProxy());

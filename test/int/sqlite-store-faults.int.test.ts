@@ -87,6 +87,18 @@ describe('the SQLite store on disk', () => {
     await store.close();
   }, 60_000);
 
+  it('subscribers in the same process see an append at once, without waiting for a poll', async () => {
+    const store = SqliteEventStore.open({ path, pollIntervalMs: 3_600_000 });
+    const sub = store.subscribe();
+    const iterator = sub[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const appended = event(7);
+    await store.append('s-1', [appended], ExpectedRevision.noStream);
+    expect((await first).value).toMatchObject({ id: appended.id, data: { n: 7 } });
+    await sub.close();
+    await store.close();
+  });
+
   it('another process holding the write lock makes appends unavailable, with nothing recorded', async () => {
     const store = SqliteEventStore.open({ path, busyTimeoutMs: 50 });
     await store.append('s-1', [event()], ExpectedRevision.noStream);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadMasterKey } from '../../src/config.js';
+import { ConfigError, loadMasterKey, loadStoreSettings } from '../../src/config.js';
 import { SealingKey } from '../../src/crypto.js';
 import { Secret } from '../../domain/index.js';
 
@@ -49,5 +49,33 @@ describe('the master key', () => {
     const sealed = first.key.seal(new Secret('kept'));
     expect(loadMasterKey({ KEYWARD_DEV: '1' }, dir).key.unseal(sealed).reveal()).toBe('kept');
     expect(readFileSync(file, 'utf8').trim()).toHaveLength(44);
+  });
+});
+
+describe('the event store setting', () => {
+  it('defaults to the embedded store under ./data, durable', () => {
+    expect(loadStoreSettings({})).toEqual({ kind: 'sqlite', path: './data/keyward.db', synchronous: 'FULL' });
+  });
+
+  it('sqlite:<path> names another file; NORMAL is accepted when asked for', () => {
+    expect(loadStoreSettings({ KEYWARD_STORE: 'sqlite:/var/lib/keyward/events.db', KEYWARD_SQLITE_SYNCHRONOUS: 'NORMAL' })).toEqual({
+      kind: 'sqlite',
+      path: '/var/lib/keyward/events.db',
+      synchronous: 'NORMAL',
+    });
+  });
+
+  it('reports every problem, one line each', () => {
+    let error: unknown;
+    try {
+      loadStoreSettings({ KEYWARD_STORE: 'mongodb://x', KEYWARD_SQLITE_SYNCHRONOUS: 'OFF' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'KEYWARD_STORE must be sqlite:<path> (the embedded store); it is "mongodb://x"',
+      'KEYWARD_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not "OFF"',
+    ]);
   });
 });
