@@ -1,9 +1,9 @@
 // Access intervals, for point-in-time audits: for each key, from its issue to the moment it
 // stopped working. An interval only ever shortens (every stop takes the earliest time), so a
 // late or repeated event can never extend access that had ended.
-import { earliest, grantStreamId, type EventType, type Timestamp } from '../domain/index.js';
+import { earliest, grantStreamId, type Timestamp } from '../domain/index.js';
 import { initialEpochs, isEnabledEpoch, trackEpoch, type Epochs } from './epochs.js';
-import { addTo, compareBy, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions } from './support.js';
+import { addTo, compareBy, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions, KEY_LIFECYCLE_EVENTS } from './support.js';
 
 /** One key's interval as the audit queries give it (the instance is the one asked about). */
 export interface AccessInterval {
@@ -41,14 +41,7 @@ export interface AccessView {
   readonly grants: Map<string, GrantKeys>;
 }
 
-export const handles = [
-  'ProxyEnabled',
-  'ProxyDisabled',
-  'AccessGranted',
-  'AccessKeyRotated',
-  'AccessRevoked',
-  'AccessKeyExpired',
-] as const satisfies readonly EventType[];
+export const handles = KEY_LIFECYCLE_EVENTS;
 const isHandled = handledBy(handles);
 
 export const initialAccess = (): AccessView => ({

@@ -4,9 +4,9 @@
 // The invariant this module exists for: an entry that is revoked is never active again,
 // whatever comes later (a redelivered or replayed event, an accessId seen twice). Entries
 // are never deleted, and a revocation is final: a later one does not rewrite it.
-import { earliest, grantStreamId, type EventType, type Sealed, type Timestamp, type Verifiers } from '../domain/index.js';
+import { earliest, grantStreamId, type Sealed, type Timestamp, type Verifiers } from '../domain/index.js';
 import { initialEpochs, isEnabledEpoch, trackEpoch, type Epochs } from './epochs.js';
-import { addTo, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions } from './support.js';
+import { addTo, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions, KEY_LIFECYCLE_EVENTS } from './support.js';
 
 export type RevocationReason = 'rotated' | 'recycled' | 'released' | 'expired' | 'proxy-disabled';
 
@@ -58,14 +58,7 @@ export interface KeyIndexView {
   readonly grants: Map<string, GrantKeys>;
 }
 
-export const handles = [
-  'ProxyEnabled',
-  'ProxyDisabled',
-  'AccessGranted',
-  'AccessKeyRotated',
-  'AccessRevoked',
-  'AccessKeyExpired',
-] as const satisfies readonly EventType[];
+export const handles = KEY_LIFECYCLE_EVENTS;
 const isHandled = handledBy(handles);
 
 export const initialKeyIndex = (): KeyIndexView => ({

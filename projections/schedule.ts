@@ -1,9 +1,9 @@
 // Due rotations and expiries, for the scheduler: the times of every active grant. The
 // scheduler's commands are idempotent per due time (RotateOnSchedule, ExpireKey), so this
 // view only has to be right eventually, never exactly once.
-import { grantStreamId, type EventType, type Timestamp } from '../domain/index.js';
+import { grantStreamId, type Timestamp } from '../domain/index.js';
 import { initialEpochs, isEnabledEpoch, trackEpoch, type Epochs } from './epochs.js';
-import { addTo, compareBy, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions } from './support.js';
+import { addTo, compareBy, firstDelivery, handledBy, removeFrom, takeAll, type RecordedEvent, type Revisions, KEY_LIFECYCLE_EVENTS } from './support.js';
 
 export interface Scheduled {
   readonly instanceId: string;
@@ -28,14 +28,7 @@ export interface ScheduleView {
   readonly byInstance: Map<string, Set<string>>;
 }
 
-export const handles = [
-  'ProxyEnabled',
-  'ProxyDisabled',
-  'AccessGranted',
-  'AccessKeyRotated',
-  'AccessRevoked',
-  'AccessKeyExpired',
-] as const satisfies readonly EventType[];
+export const handles = KEY_LIFECYCLE_EVENTS;
 const isHandled = handledBy(handles);
 
 export const initialSchedule = (): ScheduleView => ({ revisions: new Map(), epochs: initialEpochs(), grants: new Map(), byInstance: new Map() });

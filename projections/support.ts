@@ -5,6 +5,16 @@ import type { DomainEvent, EventType, Recorded } from '../domain/index.js';
 export type RecordedEvent = Recorded<DomainEvent>;
 export type RecordedOf<T extends EventType> = Recorded<Extract<DomainEvent, { type: T }>>;
 
+/** What ends or changes an AccessKey pair: the events of every projection that follows keys. */
+export const KEY_LIFECYCLE_EVENTS = [
+  'ProxyEnabled',
+  'ProxyDisabled',
+  'AccessGranted',
+  'AccessKeyRotated',
+  'AccessRevoked',
+  'AccessKeyExpired',
+] as const satisfies readonly EventType[];
+
 /** The guard for the event types a projection lists in its `handles`. */
 export const handledBy = <T extends EventType>(types: readonly T[]) => {
   const set: ReadonlySet<EventType> = new Set(types);
