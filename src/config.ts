@@ -78,3 +78,44 @@ export const loadStoreSettings = (env: NodeJS.ProcessEnv): StoreSettings => {
   if (problems.length > 0) throw new ConfigError(problems);
   return { kind: 'sqlite', path, synchronous: synchronous as 'FULL' | 'NORMAL' };
 };
+
+export interface ServiceConfig {
+  readonly natsUrl: string;
+  /** Every subject starts with it (API.md). */
+  readonly prefix: string;
+  /** Health and metrics over HTTP; null when switched off. */
+  readonly httpPort: number | null;
+  readonly logLevel: string;
+  readonly store: StoreSettings;
+  readonly masterKey: MasterKeySource;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every setting the service reads; all problems at once, one line each. */
+export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
+  const problems: string[] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (e) {
+      if (e instanceof ConfigError) problems.push(...e.problems);
+      else throw e;
+      return undefined;
+    }
+  };
+  const natsUrl = env.KEYWARD_NATS_URL ?? 'nats://127.0.0.1:4222';
+  if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) problems.push(`KEYWARD_NATS_URL must be a URL like nats://127.0.0.1:4222, not "${natsUrl.slice(0, 80)}"`);
+  const prefix = env.KEYWARD_PREFIX ?? 'keyward';
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) problems.push(`KEYWARD_PREFIX must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots, not "${prefix.slice(0, 80)}"`);
+  const portText = env.KEYWARD_HTTP_PORT ?? '9464';
+  const port = Number(portText);
+  const httpPort = portText === 'off' ? null : port;
+  if (portText !== 'off' && !(Number.isInteger(port) && port >= 0 && port <= 65535)) problems.push(`KEYWARD_HTTP_PORT must be a port number from 0 to 65535, or off, not "${portText.slice(0, 20)}"`);
+  const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel.slice(0, 20)}"`);
+  const store = attempt(() => loadStoreSettings(env));
+  const masterKey = attempt(() => loadMasterKey(env, dirname(store?.path ?? DEFAULT_SQLITE_PATH)));
+  if (problems.length > 0 || store === undefined || masterKey === undefined) throw new ConfigError(problems);
+  return { natsUrl, prefix, httpPort, logLevel, store, masterKey };
+};

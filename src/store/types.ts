@@ -68,6 +68,8 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
   /** Catches up on the past, then follows appends, in order, with no gap and no repeat, until closed. */
   subscribe(options?: ReadAllOptions): Subscription;
+  /** Orders two positions of this store: negative, zero or positive, like a sort comparator. */
+  comparePositions(a: Position, b: Position): number;
   close(): Promise<void>;
 }
 

@@ -153,7 +153,10 @@ export const eventStoreContract = (name: string, factory: () => Promise<StoreUnd
         const all = await collect(store.readAll());
         expect(all).toHaveLength(16 * 19);
         expect(new Set(all.map((e) => e.position)).size).toBe(all.length);
-        // Positions are opaque, so their order shows in what reading after one returns.
+        // Positions are opaque: their order shows in what reading after one returns, and in
+        // the store's own comparison.
+        for (let i = 1; i < all.length; i++) expect(store.comparePositions(all[i]?.position ?? '', all[i - 1]?.position ?? '')).toBeGreaterThan(0);
+        expect(store.comparePositions(all[3]?.position ?? '', all[3]?.position ?? '')).toBe(0);
         for (const i of [0, 1, 57, 150, all.length - 2]) {
           expect((await collect(store.readAll({ after: all[i]?.position }))).map((e) => e.id)).toEqual(all.slice(i + 1).map((e) => e.id));
         }

@@ -312,6 +312,10 @@ export class SqliteEventStore implements EventStore {
     };
   }
 
+  comparePositions(a: Position, b: Position): number {
+    return toSeq(a) - toSeq(b);
+  }
+
   /**
    * Appends by other processes on the same file reach subscribers through a poll of
    * `data_version`, which changes when another connection commits. It runs for as long as

@@ -1,0 +1,59 @@
+// `npm start`: the keyward service on the settings of the environment (embedded defaults:
+// SQLite under ./data, NATS at nats://127.0.0.1:4222).
+import { connect, type NatsConnection } from 'nats';
+import { Projector } from './app/projector.js';
+import { systemClock } from './app/context.js';
+import { ConfigError, loadServiceConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startService } from './service/service.js';
+import { SqliteEventStore } from './store/sqlite/sqlite-store.js';
+
+const fail = (message: string): never => {
+  process.stderr.write(`keyward: ${message}\n`);
+  process.exit(1);
+};
+
+const config = (() => {
+  try {
+    return loadServiceConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(`cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw e;
+  }
+})();
+
+const log = createLogger({ level: config.logLevel });
+if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
+
+let nc: NatsConnection;
+try {
+  nc = await connect({ servers: config.natsUrl, name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+} catch {
+  fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`);
+}
+
+const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+const projector = new Projector(store);
+projector.start();
+const ctx = { store, masterKey: config.masterKey.key, clock: systemClock, projector };
+const service = await startService({ nc: nc!, prefix: config.prefix, ctx, log });
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path }, 'keyward is serving');
+
+void (async () => {
+  for await (const status of nc!.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
+})();
+
+let stopping = false;
+const shutdown = async (signal: string): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping: no new requests, finishing those in flight');
+  await service.stop();
+  await nc!.drain();
+  await projector.stop();
+  await store.close();
+  log.info('stopped');
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
