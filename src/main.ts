@@ -25,22 +25,19 @@ const config = (() => {
 const log = createLogger({ level: config.logLevel });
 if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
 
-let nc: NatsConnection;
-try {
-  nc = await connect({ servers: config.natsUrl, name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
-} catch {
-  fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`);
-}
+const nc: NatsConnection = await connect({ servers: config.natsUrl, name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() =>
+  fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`),
+);
 
 const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
 const projector = new Projector(store);
 projector.start();
 const ctx = { store, masterKey: config.masterKey.key, clock: systemClock, projector };
-const service = await startService({ nc: nc!, prefix: config.prefix, ctx, log });
+const service = await startService({ nc: nc, prefix: config.prefix, ctx, log });
 log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path }, 'keyward is serving');
 
 void (async () => {
-  for await (const status of nc!.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
+  for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
 })();
 
 let stopping = false;
@@ -49,7 +46,7 @@ const shutdown = async (signal: string): Promise<void> => {
   stopping = true;
   log.info({ signal }, 'stopping: no new requests, finishing those in flight');
   await service.stop();
-  await nc!.drain();
+  await nc.drain();
   await projector.stop();
   await store.close();
   log.info('stopped');
