@@ -1,0 +1,84 @@
+// keyward in this process, on a real SQLite file and a real NATS server, for the end-to-end
+// suites: what `npm start` runs, with the log captured so tests can read it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { connect, type NatsConnection } from 'nats';
+import { systemClock, type AppContext } from '../../src/app/context.js';
+import { Projector } from '../../src/app/projector.js';
+import { SealingKey } from '../../src/crypto.js';
+import { createLogger } from '../../src/log.js';
+import { startService, type RunningService } from '../../src/service/service.js';
+import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
+
+export interface Answer {
+  readonly ok: boolean;
+  readonly result?: Record<string, unknown>;
+  readonly error?: { code: string; message: string; details: { path: string; message: string }[] };
+  /** The Nats-Service-Error-Code header, on failures. */
+  readonly headerCode?: string;
+}
+
+export interface Keyward {
+  readonly ctx: AppContext;
+  readonly client: NatsConnection;
+  readonly logs: string[];
+  readonly dir: string;
+  request(subject: string, body: unknown): Promise<Answer>;
+  /** Every event in the store, for "nothing was recorded" checks. */
+  eventCount(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const startKeyward = async (natsUrl: string, prefix = 'keyward'): Promise<Keyward> => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-e2e-'));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      done();
+    },
+  });
+  const store = SqliteEventStore.open({ path: join(dir, 'keyward.db') });
+  const projector = new Projector(store);
+  projector.start();
+  const ctx: AppContext = { store, masterKey: SealingKey.generate(), clock: systemClock, projector };
+  const serviceConnection = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const client = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  let service: RunningService | undefined;
+  try {
+    service = await startService({ nc: serviceConnection, prefix, ctx, log: createLogger({ destination }) });
+  } catch (e) {
+    await Promise.allSettled([serviceConnection.close(), client.close(), projector.stop(), store.close()]);
+    throw e;
+  }
+  const running = service;
+  return {
+    ctx,
+    client,
+    logs,
+    dir,
+    request: async (subject, body) => {
+      const msg = await client.request(`${prefix}.${subject}`, typeof body === 'string' || body instanceof Uint8Array ? body : encoder.encode(JSON.stringify(body)), { timeout: 5000 });
+      const answer = JSON.parse(decoder.decode(msg.data)) as Answer;
+      const headerCode = msg.headers?.get('Nats-Service-Error-Code');
+      return headerCode === undefined || headerCode === '' ? answer : { ...answer, headerCode };
+    },
+    eventCount: async () => {
+      let n = 0;
+      for await (const _ of store.readAll()) n++;
+      return n;
+    },
+    stop: async () => {
+      await running.stop();
+      await Promise.allSettled([serviceConnection.drain(), client.close()]);
+      await projector.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
