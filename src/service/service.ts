@@ -138,6 +138,9 @@ export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOpt
     },
   });
 
+  // Subscriptions reach the server asynchronously: once this returns, requests find us.
+  await nc.flush();
+
   return {
     service,
     stop: async () => {

@@ -15,8 +15,11 @@ import { ExpectedRevision, type StoredEvent } from '../../src/store/types.js';
 
 const LOOP = join(import.meta.dirname, '../support/sqlite-append-loop.ts');
 /** The child, and its exit, listened for from the start: a fast child may be gone before anyone asks. */
-const appendLoop = (path: string, limit: number, concurrency = 8) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', LOOP, path, String(limit), String(concurrency)], { stdio: ['ignore', 'pipe', 'inherit'] });
+const appendLoop = (path: string, limit: number, concurrency = 8, startAt = 0) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', LOOP, path, String(limit), String(concurrency)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, START_AT: String(startAt) },
+  });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => { resolve(signal ?? code); }));
   return { child, exited };
 };
@@ -138,4 +141,18 @@ describe('the SQLite store on disk', () => {
       expect(() => SqliteEventStore.open({ path: join(path, 'under-a-file', 'keyward.db') })).toThrow(StoreUnavailableError);
     });
   });
+});
+
+describe('several processes opening a new file at once', () => {
+  it('migrate it once, and all of them can use it', async () => {
+    const startAt = Date.now() + 3000;
+    const loops = Array.from({ length: 4 }, () => appendLoop(path, 50, 2, startAt));
+    const codes = await Promise.all(loops.map((l) => l.exited));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const store = SqliteEventStore.open({ path });
+    let n = 0;
+    for await (const _ of store.readAll()) n++;
+    expect(n).toBe(200);
+    await store.close();
+  }, 60_000);
 });

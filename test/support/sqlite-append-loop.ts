@@ -7,6 +7,12 @@ import { ExpectedRevision } from '../../src/store/types.js';
 
 const [path, limitArg = '1000000', concurrencyArg = '8'] = process.argv.slice(2);
 if (path === undefined) throw new Error('usage: sqlite-append-loop <path> [limit] [concurrency]');
+// Several children given the same start time open the file together, as processes
+// started at once by a supervisor would.
+const startAt = Number(process.env.START_AT ?? 0);
+while (Date.now() < startAt) {
+  // spin: a timer's granularity would spread the starts out again
+}
 const store = SqliteEventStore.open({ path });
 let next = 0;
 const limit = Number(limitArg);

@@ -25,7 +25,7 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export const migrate = (db: Database, path: string): void => {
+const check = (db: Database, path: string): number => {
   const version = db.pragma('user_version', { simple: true }) as number;
   const appId = db.pragma('application_id', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
@@ -35,8 +35,14 @@ export const migrate = (db: Database, path: string): void => {
     const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
     if (appId !== 0 || tables.n > 0) throw new StoreIncompatibleError(`${path} is an SQLite file, but not a keyward event store`);
   }
-  if (version === SCHEMA_VERSION) return;
+  return version;
+};
+
+export const migrate = (db: Database, path: string): void => {
+  if (check(db, path) === SCHEMA_VERSION) return;
   db.transaction(() => {
+    // Checked again under the write lock: another process may have migrated the file since.
+    const version = check(db, path);
     for (const sql of MIGRATIONS.slice(version)) db.exec(sql);
     db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

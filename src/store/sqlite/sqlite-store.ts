@@ -71,6 +71,24 @@ const translate = (e: unknown, path: string): Error => {
   return new StoreUnavailableError(`the event store at ${path} cannot be used now (${code})`, { cause: e });
 };
 
+/**
+ * WAL mode is kept in the file, so it is set once. Switching needs the file to itself and
+ * SQLite answers BUSY at once instead of waiting (the busy timeout does not apply): when
+ * several processes open a new file together, the losers wait and look again.
+ */
+const enableWal = (db: Database.Database, timeoutMs: number): string => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const current = db.pragma('journal_mode', { simple: true }) as string;
+      return current === 'wal' ? current : (db.pragma('journal_mode = WAL', { simple: true }) as string);
+    } catch (e) {
+      if (!(e instanceof SqliteError && e.code === 'SQLITE_BUSY') || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+};
+
 export class SqliteEventStore implements EventStore {
   readonly #db: Database.Database;
   readonly #path: string;
@@ -119,7 +137,7 @@ export class SqliteEventStore implements EventStore {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
       db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-      const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+      const mode = enableWal(db, options.busyTimeoutMs ?? 5000);
       if (path !== ':memory:' && mode !== 'wal') throw new StoreUnavailableError(`${path} could not be put in WAL mode (it is in ${mode} mode)`);
       db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
       migrate(db, path);

@@ -1,0 +1,106 @@
+// Health and metrics for the orchestrator and Prometheus. It listens on loopback unless told
+// otherwise: it needs no authentication only because it tells nothing secret, and it is
+// still nobody else's business how many commands keyward refused.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Health {
+  readonly ok: boolean;
+  readonly details: Record<string, unknown>;
+}
+
+export interface HttpServerOptions {
+  /** 0 picks a free port; the one chosen is in the result. */
+  readonly port: number;
+  readonly host?: string;
+  readonly health: () => Promise<Health>;
+  readonly metrics: () => string;
+  /** A failing health check or metrics render is answered without its message; this is where it goes. */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const send = (res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void => {
+  // Probes and scrapes must always see the current state, never a cached one.
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
+  res.end(body);
+};
+
+const sendJson = (res: ServerResponse, status: number, body: Record<string, unknown>): void => {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+};
+
+const ROUTES = ['/healthz', '/metrics'] as const;
+type Route = (typeof ROUTES)[number];
+const isRoute = (path: string): path is Route => (ROUTES as readonly string[]).includes(path);
+
+export const startHttpServer = async (options: HttpServerOptions): Promise<HttpServer> => {
+  const { health, metrics, onError = () => undefined } = options;
+
+  const healthz = async (res: ServerResponse): Promise<void> => {
+    let result: Health;
+    try {
+      result = await health();
+    } catch (error) {
+      onError(error);
+      result = { ok: false, details: {} };
+    }
+    const status = result.ok ? 'ok' : 'unavailable';
+    // `status` first and not overridable by a detail of the same name.
+    sendJson(res, result.ok ? 200 : 503, Object.assign({ status }, result.details, { status }));
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (!isRoute(path)) {
+      sendJson(res, 404, { status: 'not found' });
+      return;
+    }
+    if (req.method !== 'GET') {
+      send(res, 405, 'application/json; charset=utf-8', JSON.stringify({ status: 'method not allowed' }), { allow: 'GET' });
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        await healthz(res);
+        return;
+      case '/metrics':
+        send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics());
+        return;
+      default: {
+        const _: never = path;
+        return;
+      }
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      onError(error);
+      if (!res.headersSent) sendJson(res, 500, { status: 'error' });
+      else res.destroy();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => { if (error === undefined) resolve(); else reject(error); });
+        // A scraper's keep-alive connection would otherwise hold close() open until it times out.
+        server.closeIdleConnections();
+      }),
+  };
+};
