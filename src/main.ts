@@ -5,6 +5,9 @@ import { Projector } from './app/projector.js';
 import { systemClock } from './app/context.js';
 import { ConfigError, loadServiceConfig } from './config.js';
 import { createLogger } from './log.js';
+import { health } from './service/health.js';
+import { startHttpServer } from './service/http.js';
+import { createServiceMetrics } from './service/metrics.js';
 import { startService } from './service/service.js';
 import { SqliteEventStore } from './store/sqlite/sqlite-store.js';
 
@@ -33,8 +36,32 @@ const store = SqliteEventStore.open({ path: config.store.path, synchronous: conf
 const projector = new Projector(store);
 projector.start();
 const ctx = { store, masterKey: config.masterKey.key, clock: systemClock, projector };
-const service = await startService({ nc: nc, prefix: config.prefix, ctx, log });
-log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path }, 'keyward is serving');
+const metrics = createServiceMetrics();
+const service = await startService({
+  nc,
+  prefix: config.prefix,
+  ctx,
+  log,
+  observe: ({ endpoint, outcome, seconds }) => {
+    metrics.commands.inc({ subject: endpoint, outcome });
+    metrics.commandDuration.observe({ subject: endpoint }, seconds);
+  },
+});
+const http =
+  config.httpPort === null
+    ? undefined
+    : await startHttpServer({
+        port: config.httpPort,
+        health: () => health(ctx, nc),
+        metrics: () => {
+          if (projector.position !== undefined) metrics.storePositionApplied(projector.position);
+          return metrics.render();
+        },
+        onError: (e) => {
+          log.error({ err: e instanceof Error ? e.message : String(e) }, 'health or metrics failed');
+        },
+      });
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off' }, 'keyward is serving');
 
 void (async () => {
   for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
@@ -46,6 +73,7 @@ const shutdown = async (signal: string): Promise<void> => {
   stopping = true;
   log.info({ signal }, 'stopping: no new requests, finishing those in flight');
   await service.stop();
+  await http?.close();
   await nc.drain();
   await projector.stop();
   await store.close();

@@ -11,13 +11,15 @@ import type { AppContext } from '../app/context.js';
 import { ROUTES, type Route } from '../app/routes.js';
 import { StoreIncompatibleError, StoreUnavailableError } from '../store/errors.js';
 import { headerCodeOf, type ApiError } from './errors.js';
+import { health } from './health.js';
 
 export const SERVICE_NAME = 'keyward';
 export const QUEUE_GROUP = 'keyward';
 export const SERVICE_VERSION = '1.0.0';
 
 export interface Outcome {
-  readonly subject: string;
+  /** The endpoint, as `cmd.authorize`: a bounded set of values, fit for a metric label. */
+  readonly endpoint: string;
   readonly outcome: string;
   readonly seconds: number;
 }
@@ -97,7 +99,7 @@ export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOpt
       { subject, commandId: commandIdOf(body), actor: typeof actor?.userId === 'string' ? `${actor.userId}/${String(actor.role)}` : undefined, outcome, ms: Math.round(seconds * 1000 * 10) / 10 },
       E.isLeft(result) ? result.left.message : 'ok',
     );
-    observe?.({ subject, outcome, seconds });
+    observe?.({ endpoint: `${route.kind}.${route.name}`, outcome, seconds });
     if (E.isLeft(result)) {
       const { code, message, details } = result.left;
       msg.respondError(headerCodeOf(code), message, encoder.encode(JSON.stringify({ ok: false, error: { code, message, details } })));
@@ -130,11 +132,10 @@ export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOpt
     });
   }
 
-  const health: Subscription = nc.subscribe(`${prefix}.health`, {
+  const healthSubscription: Subscription = nc.subscribe(`${prefix}.health`, {
     queue: QUEUE_GROUP,
     callback: (_err, msg: Msg) => {
-      const failed = ctx.projector.failure !== undefined;
-      msg.respond(encoder.encode(JSON.stringify({ status: failed ? 'unavailable' : 'ok', position: ctx.projector.position ?? null })));
+      void health(ctx, nc).then(({ ok, details }) => msg.respond(encoder.encode(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...details }))));
     },
   });
 
@@ -144,7 +145,7 @@ export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOpt
   return {
     service,
     stop: async () => {
-      health.unsubscribe();
+      healthSubscription.unsubscribe();
       await service.stop();
       await Promise.allSettled([...inFlight]);
     },

@@ -38,13 +38,14 @@ const withKeyward = async (url: string): Promise<Keyward> => {
 };
 
 /** `npm start`'s entry point as a child process, resolved once it says it is serving. */
-const startProcess = (env: Record<string, string>): { child: ChildProcess; serving: Promise<void>; exited: Promise<number | null>; stderr: string[] } => {
+const startProcess = (env: Record<string, string>, stdout: string[] = []): { child: ChildProcess; serving: Promise<void>; exited: Promise<number | null>; stderr: string[] } => {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, KEYWARD_HTTP_PORT: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
   const serving = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (l) => {
+      stdout.push(l);
       if (l.includes('keyward is serving')) resolve();
     });
     void exited.then((code) => { reject(new Error(`keyward exited with ${String(code)}: ${stderr.join('\n')}`)); });
@@ -141,6 +142,62 @@ describe('two service processes in one queue group', () => {
     await store.close();
     expect(granted.sort()).toEqual(users.map((u) => `auth-${u}`).sort());
   }, 120_000);
+});
+
+describe('a running service process', () => {
+  it('reports health and metrics over HTTP, and on SIGTERM answers what it took before it exits', async () => {
+    const nats = await withNats();
+    const dir = mkdtempSync(join(tmpdir(), 'keyward-ops-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    });
+    const lines: string[] = [];
+    const p = startProcess({ KEYWARD_NATS_URL: nats.url, KEYWARD_DEV: '1', KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}`, KEYWARD_HTTP_PORT: '0' }, lines);
+    cleanups.push(async () => {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    });
+    await p.serving;
+    const port = (JSON.parse(lines.find((l) => l.includes('keyward is serving')) ?? '{}') as { http?: number }).http;
+    expect(port).toBeGreaterThan(0);
+    const base = `http://127.0.0.1:${String(port)}`;
+
+    const healthz = await fetch(`${base}/healthz`);
+    expect(healthz.status).toBe(200);
+    expect(await healthz.json()).toMatchObject({ status: 'ok', store: 'ok', projections: 'ok', nats: 'connected' });
+
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.close());
+    const request = async (subject: string, body: unknown): Promise<Answer> =>
+      JSON.parse(new TextDecoder().decode((await nc.request(`keyward.${subject}`, JSON.stringify(body), { timeout: 10_000 })).data)) as Answer;
+    ok(await request('cmd.proxy.enable', { actor: admin, instanceId: 'orders-db', databaseAccount: { username: 'p', password: 'q' } }));
+    await request('cmd.proxy.enable', { actor: admin, instanceId: 'orders-db', databaseAccount: { username: 'p', password: 'q' } });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('keyward_commands_total{subject="cmd.proxy.enable",outcome="ok"} 1');
+    expect(metrics).toContain('keyward_commands_total{subject="cmd.proxy.enable",outcome="CONFLICT"} 1');
+    expect(metrics).toMatch(/keyward_command_duration_seconds_count\{subject="cmd.proxy.enable"\} 2/);
+    expect(metrics).toMatch(/keyward_store_position \d+/);
+
+    // A burst, then SIGTERM while it is being served: whatever the process took is answered
+    // and recorded; whatever it had not taken finds no responder, never a half-done command.
+    const burst = Array.from({ length: 300 }, (_, i) =>
+      request('cmd.authorize', { commandId: `burst-${i}`, actor: admin, instanceId: 'orders-db', userId: `user-${i}`, policy: { type: 'system' } }).then(
+        (a) => (a.ok ? 'answered' : 'failed'),
+        (e: unknown) => (e instanceof Error && e.message.includes('503') ? 'no responders' : `error: ${String(e)}`),
+      ),
+    );
+    await nc.flush();
+    p.child.kill('SIGTERM');
+    const outcomes = await Promise.all(burst);
+    expect(await p.exited).toBe(0);
+    expect(outcomes.filter((o) => o !== 'answered' && o !== 'no responders')).toEqual([]);
+    const store = SqliteEventStore.open({ path: join(dir, 'keyward.db') });
+    let granted = 0;
+    for await (const _ of store.readAll({ categories: ['grant'] })) granted++;
+    await store.close();
+    expect(granted).toBe(outcomes.filter((o) => o === 'answered').length);
+  }, 60_000);
 });
 
 describe('starting without NATS', () => {
