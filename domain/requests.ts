@@ -40,16 +40,6 @@ export const SubmitTicketRequest = request(
 export const ApproveTicketRequest = request('ticket.approve', { ticketId: TicketId });
 export const RejectTicketRequest = request('ticket.reject', { ticketId: TicketId, reason: TicketReason });
 
-export const COMMAND_REQUESTS = {
-  'proxy.enable': EnableProxyRequest,
-  'proxy.disable': DisableProxyRequest,
-  authorize: AuthorizeRequest,
-  rotate: RotateRequest,
-  revoke: RevokeRequest,
-  'ticket.submit': SubmitTicketRequest,
-  'ticket.approve': ApproveTicketRequest,
-  'ticket.reject': RejectTicketRequest,
-} as const;
 
 // ---- queries (`<prefix>.query.*`)
 
@@ -63,11 +53,3 @@ export const ProxiesRequest = request('proxies', {}, { ownerId: UserId, ...page 
 export const TicketsRequest = request('tickets', {}, { instanceId: InstanceId, status: TicketListStatus, ...page });
 export const AccessAtRequest = request('access-at', { instanceId: InstanceId, at: timestamp }, { userId: UserId });
 
-export const QUERY_REQUESTS = {
-  key: ViewKeyRequest,
-  grant: GrantRequest,
-  grants: GrantsRequest,
-  proxies: ProxiesRequest,
-  tickets: TicketsRequest,
-  'access-at': AccessAtRequest,
-} as const;
