@@ -78,6 +78,19 @@ describe('logs', () => {
   });
 });
 
+describe('an event store that cannot be reached', () => {
+  it('answers UNAVAILABLE (503), says nothing was recorded, and the service stays up', async () => {
+    const nats = await withNats();
+    const kw = await withKeyward(nats.url);
+    ok(await kw.request('cmd.proxy.enable', { actor: admin, instanceId: 'orders-db', databaseAccount: { username: 'p', password: 'q' } }));
+    await kw.ctx.store.close();
+    const answer = await kw.request('cmd.authorize', { actor: admin, instanceId: 'orders-db', userId: 'bob', policy: { type: 'system' } });
+    expect(answer).toMatchObject({ ok: false, headerCode: '503', error: { code: 'UNAVAILABLE', message: 'the event store cannot be reached; nothing was recorded' } });
+    const again = await kw.request('cmd.revoke', { actor: admin, instanceId: 'orders-db', userId: 'bob', mode: 'recycle' });
+    expect(again.error?.code).toBe('UNAVAILABLE');
+  });
+});
+
 describe('a NATS restart', () => {
   it('the service reconnects and later commands succeed', async () => {
     const nats = await withNats();
