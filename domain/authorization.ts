@@ -34,5 +34,5 @@ export const maySubmitTicket = (actor: Actor): boolean => actor.role !== Role.sy
 /** Point-in-time access (who could reach the database when) is for admins and dbas. */
 export const mayAuditAccess = (actor: Actor): boolean => isAdminOrDba(actor);
 
-/** Scheduled rotations and expiries are keyward's own acts, never a caller's. */
+/** Scheduled rotations, expiries and withdrawn ticket grants are keyward's own acts, never a caller's. */
 export const mayActOnSchedule = (actor: Actor): boolean => actor.role === Role.system;

@@ -53,7 +53,17 @@ export interface ExpireKey extends OnGrant {
   readonly type: 'ExpireKey';
 }
 
-export type GrantCommand = Authorize | RotateKey | RotateOnSchedule | ViewKey | Revoke | ExpireKey;
+/**
+ * Takes back a grant made from a ticket whose approval did not stand: the grant is recorded
+ * before the ticket's decision (decideApproval), and another decision on the ticket may win
+ * in between.
+ */
+export interface WithdrawTicketGrant extends OnGrant {
+  readonly type: 'WithdrawTicketGrant';
+  readonly ticketId: string;
+}
+
+export type GrantCommand = Authorize | RotateKey | RotateOnSchedule | ViewKey | Revoke | ExpireKey | WithdrawTicketGrant;
 
 /**
  * What a decision needs besides the grant's own stream: the clock, the instance's proxy,
@@ -83,6 +93,8 @@ export const decideGrant = (command: GrantCommand, state: GrantState, ctx: Grant
       return revoke(command, state, ctx);
     case 'ExpireKey':
       return expire(command, state, ctx);
+    case 'WithdrawTicketGrant':
+      return withdraw(command, state, ctx);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -222,4 +234,13 @@ const expire = (c: ExpireKey, state: GrantState, { now, proxy }: GrantContext): 
   if (state.notAfter === null) return E.left(conflict(`the grant for ${whose(c)} has no expiry time`));
   if (isBefore(now, state.notAfter)) return E.left(conflict(`the grant for ${whose(c)} does not expire until ${state.notAfter}`));
   return E.right([{ type: 'AccessKeyExpired', data: { instanceId: c.instanceId, userId: c.userId, accessId: state.accessId, expiredAt: state.notAfter } }]);
+};
+
+const withdraw = (c: WithdrawTicketGrant, state: GrantState, { now }: GrantContext): Decision => {
+  if (!mayActOnSchedule(c.actor)) return E.left(forbidden('a grant from a ticket is withdrawn by keyward itself'));
+  // Only the grant this very ticket made, and only while it lasts; anything else is not ours to end.
+  if (state.status !== 'active' || state.origin.type !== 'ticket' || state.origin.ticketId !== c.ticketId) return E.right([]);
+  return E.right([
+    { type: 'AccessRevoked', data: { instanceId: c.instanceId, userId: c.userId, accessId: state.accessId, mode: 'recycle', revokedBy: c.actor.userId, revokedAt: now } },
+  ]);
 };

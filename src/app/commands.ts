@@ -33,6 +33,7 @@ import {
   type TicketEvent,
   type TicketState,
   type ViewKeyRequest,
+  SYSTEM_ACTOR,
 } from '../../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import { issueKey } from '../crypto.js';
@@ -228,6 +229,7 @@ export const approveTicket = async (ctx: AppContext, req: Req<typeof ApproveTick
     state.status === 'none'
       ? decideApproval(command, state, { now, proxy: { status: 'none' }, grant, newKey: issueKey(ctx.masterKey).key })
       : loadProxy(ctx, state.instanceId).then((proxy) => decideApproval(command, state, { now, proxy, grant, newKey: issueKey(ctx.masterKey).key }));
+  let madeGrant: { instanceId: string; userId: string } | undefined;
   if (earlier.length === 0 && ticket.state.status !== 'none') {
     const { instanceId, requesterId } = ticket.state;
     const granted = await execute<GrantState, GrantEvent>({
@@ -242,11 +244,17 @@ export const approveTicket = async (ctx: AppContext, req: Req<typeof ApproveTick
       },
     });
     if (E.isLeft(granted)) return granted;
+    if (granted.right.events.length > 0 && !granted.right.duplicate) madeGrant = { instanceId, userId: requesterId };
   }
   const result = await onTicket(ctx, req.ticketId, meta, async (state, now) => {
     const grant = state.status === 'none' ? ({ status: 'none' } as const) : await loadGrant(ctx, state.instanceId, state.requesterId);
     return E.map((a: { ticket: TicketEvent[] }) => a.ticket)(await approval(state, grant, now));
   });
+  if (E.isLeft(result) && madeGrant !== undefined) {
+    // Another decision on the ticket won after this approval recorded its grant: the grant
+    // must not outlive the approval that made it.
+    await onGrant(ctx, { type: 'WithdrawTicketGrant', actor: SYSTEM_ACTOR, ...madeGrant, ticketId: req.ticketId }, { ...meta, commandId: `${meta.commandId}/withdraw`, actor: SYSTEM_ACTOR, causationId: meta.commandId });
+  }
   return reply(ctx, result, ({ events }) => {
     const approved = find(events, 'TicketApproved');
     if (approved === undefined) return E.left(reused(meta));

@@ -165,3 +165,24 @@ describe('RejectTicket', () => {
     given(proxyEnabled()).when(reject()).thenFails('NOT_FOUND');
   });
 });
+
+describe('WithdrawTicketGrant', () => {
+  const withdraw = (actor: Actor = system) => ({ type: 'WithdrawTicketGrant' as const, actor, instanceId: INSTANCE, userId: bob.userId, ticketId: TICKET });
+
+  it('keyward takes back the grant a ticket made when the ticket was decided otherwise meanwhile', () => {
+    const key = newKey();
+    given(proxyEnabled(), fromTicket(key))
+      .when(withdraw(), { now: later(61) })
+      .then({ type: 'AccessRevoked', data: { instanceId: INSTANCE, userId: bob.userId, accessId: key.accessId, mode: 'recycle', revokedBy: system.userId, revokedAt: later(61) } });
+  });
+
+  it('leaves any other grant alone', () => {
+    given(proxyEnabled(), accessGranted(newKey())).when(withdraw()).thenNothing();
+    given(proxyEnabled(), accessGranted(newKey(), { origin: { type: 'ticket', ticketId: 'tkt-other', approvedBy: admin.userId } })).when(withdraw()).thenNothing();
+    given(proxyEnabled()).when(withdraw()).thenNothing();
+  });
+
+  it('is for keyward itself only', () => {
+    given(proxyEnabled(), fromTicket(newKey())).when(withdraw(admin)).thenFails('FORBIDDEN');
+  });
+});
