@@ -1,4 +1,4 @@
-// Timing and the printed table shared by the benchmarks.
+// Timing and the printed tables shared by the benchmarks.
 import { performance } from 'node:perf_hooks';
 
 export interface Row {
@@ -7,6 +7,14 @@ export interface Row {
   readonly seconds: number;
   readonly baselineName: string;
   readonly baselineSeconds: number;
+}
+
+export interface LatencyRow {
+  readonly name: string;
+  /** Round-trip times, milliseconds. */
+  readonly ms: readonly number[];
+  readonly baselineName: string;
+  readonly baselineMs: readonly number[];
 }
 
 /** Seconds taken by `work`; `count` only documents what one run does. */
@@ -19,7 +27,22 @@ export function timed(_count: number, work: () => void | Promise<void>): number 
   return (performance.now() - start) / 1000;
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+/** Nearest rank, so the figure is always one that was measured. */
+export const percentile = (samples: readonly number[], p: number): number => {
+  if (samples.length === 0) throw new Error('no samples');
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length))) - 1] ?? Number.NaN;
+};
+
+export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const fmtMs = (ms: number): string => `${ms.toFixed(2)} ms`;
+
+/** Columns 0 and `textColumn` are names, left-aligned; the rest are figures. */
+const table = (title: string, header: readonly string[], lines: readonly (readonly string[])[], textColumn: number): void => {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 || i === textColumn ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  process.stdout.write(`\n${title}\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${lines.map(line).join('\n')}\n`);
+};
 
 export const report = (title: string, rows: readonly Row[]): void => {
   const lines = rows.map((r) => {
@@ -27,8 +50,15 @@ export const report = (title: string, rows: readonly Row[]): void => {
     const baseRate = r.count / r.baselineSeconds;
     return [r.name, `${fmt(rate)}/s`, r.baselineName, `${fmt(baseRate)}/s`, `${(rate / baseRate).toFixed(2)}x`];
   });
-  const header = ['measured', 'rate', 'baseline (same run)', 'rate', 'ratio'];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  process.stdout.write(`\n${title}\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${lines.map(line).join('\n')}\n`);
+  table(title, ['measured', 'rate', 'baseline (same run)', 'rate', 'ratio'], lines, 2);
+};
+
+/** The ratio is p50 over the baseline's p50: how many times longer a typical round trip takes. */
+export const latencyReport = (title: string, rows: readonly LatencyRow[]): void => {
+  const lines = rows.map((r) => {
+    const p50 = percentile(r.ms, 0.5);
+    const baseP50 = percentile(r.baselineMs, 0.5);
+    return [r.name, fmtMs(p50), fmtMs(percentile(r.ms, 0.99)), r.baselineName, fmtMs(baseP50), fmtMs(percentile(r.baselineMs, 0.99)), `${(p50 / baseP50).toFixed(2)}x`];
+  });
+  table(title, ['measured', 'p50', 'p99', 'baseline (same run)', 'p50', 'p99', 'ratio (p50)'], lines, 3);
 };
