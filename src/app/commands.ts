@@ -35,7 +35,7 @@ import {
   type ViewKeyRequest,
   SYSTEM_ACTOR,
 } from '../../domain/index.js';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { issueKey } from '../crypto.js';
 import { execute, loadStream, type CommandMeta, type Outcome } from '../handling/handle.js';
 import { metaOf, sealAccount, type AppContext } from './context.js';
@@ -201,7 +201,9 @@ const onTicket = (ctx: AppContext, ticketId: string, meta: CommandMeta, decide: 
 
 export const submitTicket = async (ctx: AppContext, req: Req<typeof SubmitTicketRequest>): Promise<Reply> => {
   const meta = metaOf(req);
-  const ticketId = req.ticketId ?? randomUUID().replaceAll('-', '');
+  // Without a ticketId, the commandId names the ticket: a repeated request finds the ticket
+  // it opened the first time instead of opening another.
+  const ticketId = req.ticketId ?? `t-${createHash('sha256').update(meta.commandId).digest('hex').slice(0, 32)}`;
   const databaseAccount = req.databaseAccount === undefined ? null : sealAccount(ctx.masterKey, req.databaseAccount);
   const result = await onTicket(ctx, ticketId, meta, async (state, now) =>
     decideTicket(

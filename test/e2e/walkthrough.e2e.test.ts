@@ -121,6 +121,15 @@ describe('the product walk-through over NATS', () => {
     expect(await kw.eventCount()).toBe(count);
   });
 
+  it('a ticket submitted again with the same commandId and no ticketId is the same ticket', async () => {
+    const body = { commandId: 'ask-ivy-1', actor: { userId: 'ivy', role: 'user' }, instanceId: INSTANCE, policy: { type: 'system' }, reason: 'on call' };
+    const first = ok(await kw.request('cmd.ticket.submit', body));
+    expect(ok(await kw.request('cmd.ticket.submit', body))).toEqual(first);
+    const mine = (ok(await kw.request('query.tickets', { actor: admin, instanceId: INSTANCE, status: 'pending' })).items as { requesterId: string }[]).filter((t) => t.requesterId === 'ivy');
+    expect(mine).toHaveLength(1);
+    ok(await kw.request('cmd.ticket.reject', { actor: admin, ticketId: String(first.ticketId), reason: 'not today' }));
+  });
+
   it('access-at is for admins and dbas', async () => {
     const now = new Date().toISOString();
     const items = ok(await kw.request('query.access-at', { actor: admin, instanceId: INSTANCE, at: now })).items as { userId: string }[];

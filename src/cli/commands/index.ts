@@ -1,0 +1,9 @@
+// The dispatch table: every `keyward <words>` there is. A new subcommand (relay, scheduler,
+// audit …, console) is one more CliCommand here; help and dispatch pick it up.
+import type { CliCommand } from '../command.js';
+import { KEY_COMMANDS } from './keys.js';
+import { PROXY_COMMANDS } from './proxy.js';
+import { SERVE } from './serve.js';
+import { TICKET_COMMANDS } from './tickets.js';
+
+export const COMMANDS: readonly CliCommand[] = [SERVE, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS];

@@ -1,0 +1,68 @@
+// The flags every API command shares: who acts, where keyward listens, how to print. Each has
+// an environment variable so scripts set them once.
+import { UsageError, type Args, type Flag } from './flags.js';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_PREFIX = 'keyward';
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export const COMMON_FLAGS: readonly Flag[] = [
+  { name: 'as', value: 'USER:ROLE', help: 'the actor, ROLE admin, dba or user (or KEYWARD_ACTOR)' },
+  { name: 'nats', value: 'URL', help: `the NATS server (or KEYWARD_NATS_URL; default ${DEFAULT_NATS_URL})` },
+  { name: 'prefix', value: 'P', help: `the subject prefix (or KEYWARD_PREFIX; default ${DEFAULT_PREFIX})` },
+  { name: 'command-id', value: 'ID', field: 'commandId', help: 'commandId: the same id again returns the first outcome and records nothing new' },
+  { name: 'json', help: "print the API's result object as one JSON line (errors as JSON on stderr)" },
+  { name: 'timeout', value: 'MS', help: `how long to wait for the server and the reply (default ${DEFAULT_TIMEOUT_MS})` },
+  { name: 'help', help: 'show this help' },
+];
+
+export interface Actor {
+  readonly userId: string;
+  readonly role: 'admin' | 'dba' | 'user';
+}
+
+export interface Common {
+  readonly actor: Actor;
+  readonly natsUrl: string;
+  readonly prefix: string;
+  readonly commandId: string | undefined;
+  readonly json: boolean;
+  readonly timeoutMs: number;
+}
+
+const ROLES = ['admin', 'dba', 'user'] as const;
+
+const actorFrom = (text: string | undefined): Actor => {
+  if (text === undefined || text === '') throw new UsageError('who acts? give --as USER:ROLE (or set KEYWARD_ACTOR), ROLE admin, dba or user');
+  const at = text.lastIndexOf(':');
+  const role = text.slice(at + 1);
+  if (at <= 0 || !(ROLES as readonly string[]).includes(role)) throw new UsageError('--as must be USER:ROLE with ROLE admin, dba or user, like --as ada:admin');
+  return { userId: text.slice(0, at), role: role as Actor['role'] };
+};
+
+// The same forms the service accepts for KEYWARD_NATS_URL and KEYWARD_PREFIX (src/config.ts).
+const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s]+$/;
+const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {
+  const natsUrl = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
+  if (!NATS_URL.test(natsUrl)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
+  const prefix = args.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
+  if (!PREFIX.test(prefix)) throw new UsageError('--prefix (or KEYWARD_PREFIX) must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
+  const timeoutMs = args.integer('timeout') ?? DEFAULT_TIMEOUT_MS;
+  if (timeoutMs < 1) throw new UsageError('--timeout must be at least 1 (milliseconds)');
+  return { actor: actorFrom(args.text('as') ?? env.KEYWARD_ACTOR), natsUrl, prefix, commandId: args.text('command-id'), json: args.switch('json'), timeoutMs };
+};
+
+/** The URL as it may be printed: credentials in it are replaced. */
+export const printableUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '***';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+};
