@@ -23,6 +23,7 @@ import {
   type GrantCommand,
   type GrantEvent,
   type GrantState,
+  type ProxyCommand,
   type ProxyEvent,
   type ProxyState,
   type Recorded,
@@ -99,18 +100,20 @@ const reply = async <Ev extends DomainEvent>(
 
 // ---- proxy
 
-export const enableProxy = async (ctx: AppContext, req: Req<typeof EnableProxyRequest>): Promise<Reply> => {
-  const meta = metaOf(req);
-  const databaseAccount = sealAccount(ctx.masterKey, req.databaseAccount);
-  const result = await execute<ProxyState, ProxyEvent>({
+const onProxy = (ctx: AppContext, command: ProxyCommand, meta: CommandMeta): Promise<E.Either<DomainError, Outcome<ProxyEvent>>> =>
+  execute<ProxyState, ProxyEvent>({
     store: ctx.store,
-    streamId: proxyStreamId(req.instanceId),
+    streamId: proxyStreamId(command.instanceId),
     decider: proxyDecider,
     meta,
     clock: ctx.clock,
-    decide: (state, now) =>
-      Promise.resolve(decideProxy({ type: 'EnableProxy', actor: req.actor, instanceId: req.instanceId, databaseAccount, endpoints: req.endpoints ?? [] }, state, { now })),
+    decide: (state, now) => Promise.resolve(decideProxy(command, state, { now })),
   });
+
+export const enableProxy = async (ctx: AppContext, req: Req<typeof EnableProxyRequest>): Promise<Reply> => {
+  const meta = metaOf(req);
+  const databaseAccount = sealAccount(ctx.masterKey, req.databaseAccount);
+  const result = await onProxy(ctx, { type: 'EnableProxy', actor: req.actor, instanceId: req.instanceId, databaseAccount, endpoints: req.endpoints ?? [] }, meta);
   return reply(ctx, result, ({ events }) => {
     const enabled = find(events, 'ProxyEnabled');
     if (enabled === undefined) return E.left(reused(meta));
@@ -120,14 +123,7 @@ export const enableProxy = async (ctx: AppContext, req: Req<typeof EnableProxyRe
 
 export const disableProxy = async (ctx: AppContext, req: Req<typeof DisableProxyRequest>): Promise<Reply> => {
   const meta = metaOf(req);
-  const result = await execute<ProxyState, ProxyEvent>({
-    store: ctx.store,
-    streamId: proxyStreamId(req.instanceId),
-    decider: proxyDecider,
-    meta,
-    clock: ctx.clock,
-    decide: (state, now) => Promise.resolve(decideProxy({ type: 'DisableProxy', actor: req.actor, instanceId: req.instanceId }, state, { now })),
-  });
+  const result = await onProxy(ctx, { type: 'DisableProxy', actor: req.actor, instanceId: req.instanceId }, meta);
   return reply(ctx, result, ({ events }) => {
     const disabled = find(events, 'ProxyDisabled');
     if (disabled === undefined) return E.left(reused(meta));
