@@ -1,0 +1,231 @@
+// The relay: follows the event store, keeps the active-key index, mirrors it into the NATS
+// KV bucket proxy nodes watch, and publishes every domain event to JetStream. DESIGN.md,
+// "Delivery to proxy nodes".
+import * as E from 'fp-ts/lib/Either.js';
+import { Events, JSONCodec, nanos, StorageType, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { withoutSealed, type DomainEvent, type Recorded } from '../../domain/index.js';
+import { initialKeyIndex, evolveKeyIndex } from '../../projections/key-index.js';
+import { keysOfInstance, type KeyEntry, type KeyIndexView } from '../../projections/index.js';
+import type { SealingKey } from '../crypto.js';
+import { KEYS_BUCKET, KeyValue, kvKey } from '../keys/kv.js';
+import { decodeRecorded } from '../store/recorded.js';
+import type { EventStore, Subscription } from '../store/types.js';
+import { mayReplace } from './kv-rules.js';
+
+export const EVENTS_STREAM = 'KEYWARD_EVENTS';
+/** Long enough to cover a relay restart: a republished event within it is dropped by id. */
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+export interface RelayOptions {
+  readonly store: EventStore;
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly masterKey: SealingKey;
+  /** Seals database passwords for proxy nodes: they can open these, never event-store secrets. */
+  readonly proxyKey: SealingKey;
+  readonly log: Logger;
+  /** JetStream replicas for the stream and the bucket: 1 on one server, 3 in a cluster. */
+  readonly replicas?: number;
+}
+
+export interface Relay {
+  /** Resolves once the first reconciliation is done: KV matches the store as it was then. */
+  readonly ready: Promise<void>;
+  /** The store position of the last event handled. */
+  position(): string | undefined;
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const json = JSONCodec();
+
+export const ensureJetStream = async (nc: NatsConnection, prefix: string, replicas = 1): Promise<{ jsm: JetStreamManager; kv: KV }> => {
+  const jsm = await nc.jetstreamManager();
+  const subjects = [`${prefix}.events.>`];
+  try {
+    await jsm.streams.info(EVENTS_STREAM);
+  } catch {
+    // File storage and a dedupe window: events are the audit trail of every consumer.
+    await jsm.streams.add({ name: EVENTS_STREAM, subjects, storage: StorageType.File, num_replicas: replicas, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+  }
+  // History 1: proxy nodes need the current value of each key, and tombstones stay forever.
+  const kv = await nc.jetstream().views.kv(KEYS_BUCKET, { history: 1, storage: StorageType.File, replicas });
+  return { jsm, kv };
+};
+
+export const startRelay = (options: RelayOptions): Relay => {
+  const { store, nc, prefix, masterKey, proxyKey, log } = options;
+  let index: KeyIndexView = initialKeyIndex();
+  let position: string | undefined;
+  let subscription: Subscription | undefined;
+  let stopped = false;
+  // A function: stop() flips it while the loops below are suspended.
+  const isStopped = (): boolean => stopped;
+  // One chain for every write, so KV and the stream see changes in store order.
+  let chain: Promise<void> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = chain.then(work);
+    chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  };
+  const resealed = new Map<string, string>();
+
+  const toValue = (entry: KeyEntry): KeyValue => {
+    if (entry.state === 'revoked') {
+      const { accessId, instanceId, userId, reason, at, position: p } = entry;
+      return { state: 'revoked', accessId, instanceId, userId, reason, at, position: p };
+    }
+    const masterSealed = entry.databaseAccount.passwordSealed;
+    let passwordSealed = resealed.get(masterSealed);
+    if (passwordSealed === undefined) {
+      passwordSealed = proxyKey.seal(masterKey.unseal(masterSealed));
+      resealed.set(masterSealed, passwordSealed);
+    }
+    const { accessId, instanceId, userId, verifiers, notAfter, issuedAt, position: p } = entry;
+    return { state: 'active', accessId, instanceId, userId, verifiers, databaseAccount: { username: entry.databaseAccount.username, passwordSealed }, notAfter, issuedAt, position: p };
+  };
+
+  let kvPromise: Promise<{ jsm: JetStreamManager; kv: KV }> | undefined;
+  const jetstream = () => (kvPromise ??= ensureJetStream(nc, prefix, options.replicas));
+
+  /** Writes one key under the rules of kv-rules.ts, retrying when another writer got in first. */
+  const write = async (kv: KV, entry: KeyEntry): Promise<void> => {
+    const key = kvKey(entry.instanceId, entry.accessId);
+    const desired = toValue(entry);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await kv.get(key);
+      try {
+        if (current === null || current.operation !== 'PUT') {
+          await kv.create(key, json.encode(desired));
+          return;
+        }
+        const existing = KeyValue.decode(current.json());
+        if (E.isRight(existing) && !mayReplace(existing.right, desired, (a, b) => store.comparePositions(a, b))) return;
+        if (E.isRight(existing) && sameValue(existing.right, desired)) return;
+        await kv.update(key, json.encode(desired), current.revision);
+        return;
+      } catch (e) {
+        // Another writer changed the key between our read and write: read again and decide again.
+        if (attempt === 9) throw e;
+      }
+    }
+  };
+
+  /** Equal but for the sealing, which differs on every seal (random IV). */
+  const sameValue = (a: KeyValue, b: KeyValue): boolean => {
+    if (a.state !== 'active' || b.state !== 'active') return JSON.stringify(a) === JSON.stringify(b);
+    const strip = (v: typeof a) => ({ ...v, databaseAccount: { username: v.databaseAccount.username } });
+    if (JSON.stringify(strip(a)) !== JSON.stringify(strip(b))) return false;
+    try {
+      return proxyKey.unseal(a.databaseAccount.passwordSealed).reveal() === proxyKey.unseal(b.databaseAccount.passwordSealed).reveal();
+    } catch {
+      return false;
+    }
+  };
+
+  const publish = async (jsm: JetStreamManager, event: Recorded<DomainEvent>): Promise<void> => {
+    const payload = {
+      id: event.id,
+      type: event.type,
+      streamId: event.streamId,
+      revision: event.revision,
+      position: event.position,
+      occurredAt: event.metadata.occurredAt,
+      data: withoutSealed(event.data),
+      metadata: event.metadata,
+    };
+    await jsm.jetstream().publish(`${prefix}.events.${event.data.instanceId}.${event.type}`, json.encode(payload), { msgID: event.id });
+  };
+
+  const lastPublished = async (jsm: JetStreamManager): Promise<string | undefined> => {
+    const info = await jsm.streams.info(EVENTS_STREAM);
+    if (info.state.last_seq === 0) return undefined;
+    const msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq: info.state.last_seq });
+    return (msg.json<{ position?: string }>()).position;
+  };
+
+  /** The whole bucket against the index: missing keys added, anything stale brought forward. */
+  const reconcile = (): Promise<void> =>
+    serially(async () => {
+      const { kv } = await jetstream();
+      const known = new Set<string>();
+      for (const entry of index.entries.values()) {
+        known.add(kvKey(entry.instanceId, entry.accessId));
+        await write(kv, entry);
+      }
+      // A key KV holds as active that the store never issued (written by hand, or from a store
+      // that was replaced) is not valid: proxy nodes must refuse it.
+      for await (const key of await kv.keys()) {
+        if (known.has(key)) continue;
+        const current = await kv.get(key);
+        if (current === null || current.operation !== 'PUT') continue;
+        const value = KeyValue.decode(current.json());
+        if (E.isRight(value) && value.right.state === 'active') {
+          const { accessId, instanceId, userId } = value.right;
+          await kv.update(key, json.encode({ state: 'revoked', accessId, instanceId, userId, reason: 'unknown-to-store', at: new Date().toISOString() } satisfies KeyValue), current.revision);
+          log.warn({ key }, 'KV held an active key the event store never issued; marked revoked');
+        }
+      }
+    });
+
+  const handle = (event: Recorded<DomainEvent>, publishIt: boolean, writeIt: boolean): Promise<void> => {
+    index = evolveKeyIndex(index, event);
+    position = event.position;
+    return serially(async () => {
+      const { jsm, kv } = await jetstream();
+      if (writeIt) {
+        for (const entry of keysOfInstance(index, event.data.instanceId)) {
+          if (entry.position === event.position) await write(kv, entry);
+        }
+      }
+      if (publishIt) await publish(jsm, event);
+    });
+  };
+
+  const ready = (async () => {
+    const { jsm } = await jetstream();
+    const published = await lastPublished(jsm);
+    // Catch up: the index from the whole history; events the stream lacks are published.
+    for await (const stored of store.readAll()) {
+      const event = decodeRecorded(stored);
+      if (published === undefined || store.comparePositions(event.position, published) > 0) {
+        await handle(event, true, false);
+      } else {
+        index = evolveKeyIndex(index, event);
+        position = event.position;
+      }
+    }
+    await reconcile();
+    subscription = store.subscribe(position === undefined ? {} : { after: position });
+    void (async () => {
+      for await (const stored of subscription) await handle(decodeRecorded(stored), true, true);
+    })().catch((e: unknown) => {
+      if (!isStopped()) log.error({ err: e instanceof Error ? e.message : String(e) }, 'relay stopped following the store');
+    });
+    void (async () => {
+      for await (const status of nc.status()) {
+        // What was written while NATS was away may be lost or stale: compare everything again.
+        if (status.type === Events.Reconnect && !isStopped()) {
+          await reconcile().catch((e: unknown) => {
+            log.error({ err: String(e) }, 'reconcile after reconnect failed');
+          });
+        }
+      }
+    })();
+  })();
+
+  return {
+    ready,
+    position: () => position,
+    reconcile,
+    stop: async () => {
+      stopped = true;
+      await subscription?.close();
+      await chain;
+    },
+  };
+};
