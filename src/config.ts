@@ -18,25 +18,24 @@ export interface MasterKeySource {
   readonly warning?: string;
 }
 
-const KEY_HELP = 'set KEYWARD_MASTER_KEY to 32 random bytes in base64 (for example: openssl rand -base64 32)';
+const keyHelp = (variable: string): string => `set ${variable} to 32 random bytes in base64 (for example: openssl rand -base64 32)`;
 
 /**
- * The master key that seals AccessSecrets and database passwords in the event store. Without
- * KEYWARD_MASTER_KEY the service refuses to start, unless KEYWARD_DEV=1 asks for a
- * development key, which is made once and kept in the data folder (so restarts can still
- * open what was sealed) and is announced with a warning.
+ * A sealing key from its setting. Without it keyward refuses to start, unless KEYWARD_DEV=1
+ * asks for a development key, made once and kept in the data folder (so restarts can still
+ * open what was sealed) and announced with a warning.
  */
-export const loadMasterKey = (env: NodeJS.ProcessEnv, dataDir: string): MasterKeySource => {
-  const text = env.KEYWARD_MASTER_KEY;
+const loadSealingKey = (env: NodeJS.ProcessEnv, dataDir: string, variable: string, what: string, devFile: string): MasterKeySource => {
+  const text = env[variable];
   if (text !== undefined && text !== '') {
     const bytes = Buffer.from(text, 'base64');
     if (bytes.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
-      throw new ConfigError([`KEYWARD_MASTER_KEY is not 32 bytes of base64 (it decodes to ${bytes.length} bytes): ${KEY_HELP}`]);
+      throw new ConfigError([`${variable} is not 32 bytes of base64 (it decodes to ${bytes.length} bytes): ${keyHelp(variable)}`]);
     }
     return { key: new SealingKey(bytes) };
   }
-  if (env.KEYWARD_DEV !== '1') throw new ConfigError([`no master key: ${KEY_HELP}, or KEYWARD_DEV=1 for a development key`]);
-  const file = join(dataDir, 'dev-master.key');
+  if (env.KEYWARD_DEV !== '1') throw new ConfigError([`no ${what}: ${keyHelp(variable)}, or KEYWARD_DEV=1 for a development key`]);
+  const file = join(dataDir, devFile);
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, SealingKey.generate().exportBase64(), { mode: 0o600, flag: 'wx' });
@@ -44,9 +43,17 @@ export const loadMasterKey = (env: NodeJS.ProcessEnv, dataDir: string): MasterKe
   chmodSync(file, 0o600);
   return {
     key: SealingKey.fromBase64(readFileSync(file, 'utf8').trim()),
-    warning: `development mode: secrets are sealed with the key in ${file}; never use it in production`,
+    warning: `development mode: the ${what} is the one in ${file}; never use it in production`,
   };
 };
+
+/** Seals AccessSecrets and database passwords in the event store. */
+export const loadMasterKey = (env: NodeJS.ProcessEnv, dataDir: string): MasterKeySource =>
+  loadSealingKey(env, dataDir, 'KEYWARD_MASTER_KEY', 'master key', 'dev-master.key');
+
+/** Seals database passwords for proxy nodes (API.md): a proxy node holds this one, never the master key. */
+export const loadProxyKey = (env: NodeJS.ProcessEnv, dataDir: string): MasterKeySource =>
+  loadSealingKey(env, dataDir, 'KEYWARD_PROXY_KEY', 'proxy sealing key', 'dev-proxy.key');
 
 export interface SqliteStoreSettings {
   readonly kind: 'sqlite';
@@ -88,6 +95,8 @@ export interface ServiceConfig {
   readonly logLevel: string;
   readonly store: StoreSettings;
   readonly masterKey: MasterKeySource;
+  /** Present when this process runs the relay (KEYWARD_RELAY, on by default). */
+  readonly relay: { readonly proxyKey: MasterKeySource; readonly replicas: number } | null;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -115,7 +124,13 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel.slice(0, 20)}"`);
   const store = attempt(() => loadStoreSettings(env));
-  const masterKey = attempt(() => loadMasterKey(env, dirname(store?.path ?? DEFAULT_SQLITE_PATH)));
-  if (problems.length > 0 || store === undefined || masterKey === undefined) throw new ConfigError(problems);
-  return { natsUrl, prefix, httpPort, logLevel, store, masterKey };
+  const dataDir = dirname(store?.path ?? DEFAULT_SQLITE_PATH);
+  const masterKey = attempt(() => loadMasterKey(env, dataDir));
+  const relayOn = (env.KEYWARD_RELAY ?? 'on') === 'on';
+  if (!['on', 'off'].includes(env.KEYWARD_RELAY ?? 'on')) problems.push(`KEYWARD_RELAY must be on or off, not "${(env.KEYWARD_RELAY ?? '').slice(0, 20)}"`);
+  const proxyKey = relayOn ? attempt(() => loadProxyKey(env, dataDir)) : undefined;
+  const replicas = Number(env.KEYWARD_JETSTREAM_REPLICAS ?? '1');
+  if (!(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) problems.push('KEYWARD_JETSTREAM_REPLICAS must be a whole number from 1 to 5');
+  if (problems.length > 0 || store === undefined || masterKey === undefined || (relayOn && proxyKey === undefined)) throw new ConfigError(problems);
+  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas } };
 };

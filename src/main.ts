@@ -9,6 +9,7 @@ import { health } from './service/health.js';
 import { startHttpServer } from './service/http.js';
 import { createServiceMetrics } from './service/metrics.js';
 import { startService } from './service/service.js';
+import { startRelay } from './relay/relay.js';
 import { SqliteEventStore } from './store/sqlite/sqlite-store.js';
 
 const fail = (message: string): never => {
@@ -61,7 +62,20 @@ const http =
           log.error({ err: e instanceof Error ? e.message : String(e) }, 'health or metrics failed');
         },
       });
-log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off' }, 'keyward is serving');
+const relay =
+  config.relay === null
+    ? undefined
+    : startRelay({ store, nc, prefix: config.prefix, masterKey: config.masterKey.key, proxyKey: config.relay.proxyKey.key, log, replicas: config.relay.replicas });
+if (config.relay?.proxyKey.warning !== undefined) log.warn(config.relay.proxyKey.warning);
+relay?.ready.then(
+  () => {
+    log.info({ position: relay.position() ?? null }, 'relay: KV reconciled, following the store');
+  },
+  (e: unknown) => {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'relay could not start');
+  },
+);
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on' }, 'keyward is serving');
 
 void (async () => {
   for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
@@ -73,6 +87,7 @@ const shutdown = async (signal: string): Promise<void> => {
   stopping = true;
   log.info({ signal }, 'stopping: no new requests, finishing those in flight');
   await service.stop();
+  await relay?.stop();
   await http?.close();
   await nc.drain();
   await projector.stop();

@@ -42,12 +42,19 @@ const json = JSONCodec();
 
 export const ensureJetStream = async (nc: NatsConnection, prefix: string, replicas = 1): Promise<{ jsm: JetStreamManager; kv: KV }> => {
   const jsm = await nc.jetstreamManager();
-  const subjects = [`${prefix}.events.>`];
-  try {
-    await jsm.streams.info(EVENTS_STREAM);
-  } catch {
-    // File storage and a dedupe window: events are the audit trail of every consumer.
-    await jsm.streams.add({ name: EVENTS_STREAM, subjects, storage: StorageType.File, num_replicas: replicas, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+  const subject = `${prefix}.events.>`;
+  const info = await jsm.streams.info(EVENTS_STREAM).catch(() => undefined);
+  if (info === undefined) {
+    // File storage and a dedupe window: events are the audit trail of every consumer. Another
+    // relay may create it at the same moment; then its stream is ours too.
+    await jsm.streams
+      .add({ name: EVENTS_STREAM, subjects: [subject], storage: StorageType.File, num_replicas: replicas, duplicate_window: nanos(DUPLICATE_WINDOW_MS) })
+      .catch(async (e: unknown) => {
+        if ((await jsm.streams.info(EVENTS_STREAM).catch(() => undefined)) === undefined) throw e;
+      });
+  } else if (!info.config.subjects.includes(subject)) {
+    // One NATS account serving keyward under two prefixes: the one stream takes both.
+    await jsm.streams.update(EVENTS_STREAM, { ...info.config, subjects: [...info.config.subjects, subject] });
   }
   // History 1: proxy nodes need the current value of each key, and tombstones stay forever.
   const kv = await nc.jetstream().views.kv(KEYS_BUCKET, { history: 1, storage: StorageType.File, replicas });
@@ -90,7 +97,13 @@ export const startRelay = (options: RelayOptions): Relay => {
   };
 
   let kvPromise: Promise<{ jsm: JetStreamManager; kv: KV }> | undefined;
-  const jetstream = () => (kvPromise ??= ensureJetStream(nc, prefix, options.replicas));
+  const jetstream = (): Promise<{ jsm: JetStreamManager; kv: KV }> => {
+    kvPromise ??= ensureJetStream(nc, prefix, options.replicas).catch((e: unknown) => {
+      kvPromise = undefined; // asked again on the next attempt
+      throw e;
+    });
+    return kvPromise;
+  };
 
   /** Writes one key under the rules of kv-rules.ts, retrying when another writer got in first. */
   const write = async (kv: KV, entry: KeyEntry): Promise<void> => {
@@ -159,12 +172,18 @@ export const startRelay = (options: RelayOptions): Relay => {
       }
       // A key KV holds as active that the store never issued (written by hand, or from a store
       // that was replaced) is not valid: proxy nodes must refuse it.
-      for await (const key of await kv.keys()) {
+      // Listed in full first: reading values while the listing is still open stops it early.
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) keys.push(key);
+      for (const key of keys) {
         if (known.has(key)) continue;
         const current = await kv.get(key);
         if (current === null || current.operation !== 'PUT') continue;
         const value = KeyValue.decode(current.json());
-        if (E.isRight(value) && value.right.state === 'active') {
+        // A key from a later position than this relay has reached was written by another relay
+        // that is ahead: not unknown, only not yet seen here.
+        const ahead = E.isRight(value) && value.right.state === 'active' && (position === undefined || store.comparePositions(value.right.position, position) > 0);
+        if (E.isRight(value) && value.right.state === 'active' && !ahead) {
           const { accessId, instanceId, userId } = value.right;
           await kv.update(key, json.encode({ state: 'revoked', accessId, instanceId, userId, reason: 'unknown-to-store', at: new Date().toISOString() } satisfies KeyValue), current.revision);
           log.warn({ key }, 'KV held an active key the event store never issued; marked revoked');
@@ -172,18 +191,30 @@ export const startRelay = (options: RelayOptions): Relay => {
       }
     });
 
-  const handle = (event: Recorded<DomainEvent>, publishIt: boolean, writeIt: boolean): Promise<void> => {
+  /**
+   * Applies the event to the index once, then writes and publishes what it changed, trying
+   * again until NATS takes it: an event is never skipped, and writing it twice is harmless.
+   */
+  const handle = async (event: Recorded<DomainEvent>, publishIt: boolean, writeIt: boolean): Promise<void> => {
     index = evolveKeyIndex(index, event);
-    position = event.position;
-    return serially(async () => {
-      const { jsm, kv } = await jetstream();
-      if (writeIt) {
-        for (const entry of keysOfInstance(index, event.data.instanceId)) {
-          if (entry.position === event.position) await write(kv, entry);
-        }
+    for (let attempt = 0; !isStopped(); attempt++) {
+      try {
+        await serially(async () => {
+          const { jsm, kv } = await jetstream();
+          if (writeIt) {
+            for (const entry of keysOfInstance(index, event.data.instanceId)) {
+              if (entry.position === event.position) await write(kv, entry);
+            }
+          }
+          if (publishIt) await publish(jsm, event);
+        });
+        break;
+      } catch (e) {
+        log.warn({ position: event.position, attempt, err: e instanceof Error ? e.message : String(e) }, 'relay could not deliver a change yet; trying again');
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
       }
-      if (publishIt) await publish(jsm, event);
-    });
+    }
+    position = event.position;
   };
 
   const ready = (async () => {

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { connect } from 'nats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
+import { KEYS_BUCKET } from '../../src/keys/kv.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { startKeyward, type Answer, type Keyward } from '../support/keyward.js';
@@ -116,7 +117,7 @@ describe('two service processes in one queue group', () => {
       rmSync(dir, { recursive: true, force: true });
       return Promise.resolve();
     });
-    const env = { KEYWARD_NATS_URL: nats.url, KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}`, KEYWARD_MASTER_KEY: SealingKey.generate().exportBase64() };
+    const env = { KEYWARD_NATS_URL: nats.url, KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}`, KEYWARD_MASTER_KEY: SealingKey.generate().exportBase64(), KEYWARD_PROXY_KEY: SealingKey.generate().exportBase64() };
     const processes = [startProcess(env), startProcess(env)];
     for (const p of processes) {
       cleanups.push(async () => {
@@ -154,6 +155,18 @@ describe('two service processes in one queue group', () => {
     for await (const e of store.readAll({ categories: ['grant'] })) granted.push((e.metadata as { commandId: string }).commandId);
     await store.close();
     expect(granted.sort()).toEqual(users.map((u) => `auth-${u}`).sort());
+
+    // Both processes run a relay: together they put every key into KV, once, active.
+    const kv = await nc.jetstream().views.kv(KEYS_BUCKET);
+    let active = 0;
+    for (let i = 0; i < 100 && active < users.length; i++) {
+      active = 0;
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) keys.push(key);
+      for (const key of keys) if ((await kv.get(key))?.json<{ state: string }>().state === 'active') active++;
+      if (active < users.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(active).toBe(users.length);
   }, 120_000);
 });
 

@@ -144,7 +144,7 @@ describe('the relay', () => {
     const { kw, kv, relay } = await setup();
     const granted = ok(await kw.request('cmd.authorize', { actor: admin, instanceId: 'orders-db', userId: 'bob', policy: { type: 'system' } }));
     // No relay ran since the grant, as after a crash between append and publish; and a stray key.
-    const stray = { state: 'active', accessId: 'A'.repeat(24), instanceId: 'orders-db', userId: 'mallory', verifiers: verifiersOf(new Secret('x')), databaseAccount: { username: 'root', passwordSealed: SealingKey.generate().seal(new Secret('p')) }, notAfter: null, issuedAt: new Date().toISOString(), position: '999999' };
+    const stray = { state: 'active', accessId: 'A'.repeat(24), instanceId: 'orders-db', userId: 'mallory', verifiers: verifiersOf(new Secret('x')), databaseAccount: { username: 'root', passwordSealed: SealingKey.generate().seal(new Secret('p')) }, notAfter: null, issuedAt: new Date().toISOString(), position: '1' };
     await kv.put(kvKey('orders-db', stray.accessId), json.encode(stray));
     expect(await valueOf(kv, 'orders-db', granted.accessId)).toBeUndefined();
     await relay();
