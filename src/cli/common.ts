@@ -41,8 +41,8 @@ const actorFrom = (text: string | undefined): Actor => {
 };
 
 // The same forms the service accepts for KEYWARD_NATS_URL and KEYWARD_PREFIX (src/config.ts).
-const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s]+$/;
-const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s]+$/;
+export const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {
   const natsUrl = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;

@@ -3,7 +3,8 @@
 import type { CliCommand } from '../command.js';
 import { KEY_COMMANDS } from './keys.js';
 import { PROXY_COMMANDS } from './proxy.js';
+import { PROXY_NODE } from './proxy-node.js';
 import { SERVE } from './serve.js';
 import { TICKET_COMMANDS } from './tickets.js';
 
-export const COMMANDS: readonly CliCommand[] = [SERVE, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS];
+export const COMMANDS: readonly CliCommand[] = [SERVE, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE];
