@@ -1,0 +1,41 @@
+// `keyward relay`: the relay alone, for running it apart from the service (the same
+// settings as the service; KEYWARD_RELAY does not apply here).
+import { connect } from 'nats';
+import { ConfigError, loadServiceConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { SqliteEventStore } from '../store/sqlite/sqlite-store.js';
+import { startRelay } from './relay.js';
+
+export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
+  let config;
+  try {
+    config = loadServiceConfig({ ...env, KEYWARD_RELAY: 'on' });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`keyward relay: cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  const relaySettings = config.relay;
+  if (relaySettings === null) return 1;
+  const log = createLogger({ level: config.logLevel });
+  const nc = await connect({ servers: config.natsUrl, name: 'keyward-relay', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
+  if (nc === undefined) {
+    process.stderr.write(`keyward relay: no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)\n`);
+    return 1;
+  }
+  const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+  const relay = startRelay({ store, nc, prefix: config.prefix, masterKey: config.masterKey.key, proxyKey: relaySettings.proxyKey.key, log, replicas: relaySettings.replicas });
+  await relay.ready;
+  log.info({ position: relay.position() ?? null }, 'relay ready');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await relay.stop();
+  await nc.drain();
+  await store.close();
+  return 0;
+};
