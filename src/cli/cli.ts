@@ -26,7 +26,7 @@ export const overallHelp = (commands: readonly CliCommand[]): string =>
     '',
     listing(commands),
     '',
-    'Common flags of every command but serve:',
+    'Common flags of every command but serve and proxy-node:',
     flagHelp(COMMON_FLAGS),
     '',
     EXIT_CODE_HELP,
