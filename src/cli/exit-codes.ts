@@ -3,10 +3,11 @@
 import type { ApiErrorCode } from '../service/errors.js';
 
 /** An outcome the CLI itself decides: a refused command line, or a reply that never came. */
-export type LocalCode = 'OK' | 'USAGE' | 'TIMEOUT';
+export type LocalCode = 'OK' | 'FAILED' | 'USAGE' | 'TIMEOUT';
 
 export const ExitCode = {
   OK: 0,
+  FAILED: 1,
   USAGE: 2,
   VALIDATION: 3,
   BAD_JSON: 3,
@@ -25,7 +26,7 @@ export const exitCodeOf = (code: string): ExitCode => (Object.hasOwn(ExitCode, c
 
 const MEANINGS: readonly (readonly [number, string])[] = [
   [ExitCode.OK, 'done'],
-  [1, 'keyward serve could not start, or the CLI itself failed (a bug)'],
+  [ExitCode.FAILED, 'keyward serve or relay could not start, or the CLI itself failed (a bug)'],
   [ExitCode.USAGE, 'usage error: bad or missing flags, caught before anything was sent'],
   [ExitCode.VALIDATION, 'VALIDATION or BAD_JSON: the service refused a field'],
   [ExitCode.FORBIDDEN, 'FORBIDDEN: the actor may not do this'],
