@@ -6,7 +6,7 @@ import { AccountRequest, Endpoint } from './account.js';
 import { RequestActor } from './actor.js';
 import { arrayOf, integer, oneOf, struct, text, timestamp } from './codec.js';
 import { RevokeMode } from './grant/grant.js';
-import { CommandId, InstanceId, TicketId, UserId } from './ids.js';
+import { AccessId, CommandId, InstanceId, TicketId, UserId } from './ids.js';
 import { OverlapSeconds, Policy } from './policy.js';
 import { MAX_ENDPOINTS } from './proxy/proxy.js';
 import { TicketReason } from './ticket/ticket.js';
@@ -53,3 +53,6 @@ export const ProxiesRequest = request('proxies', {}, { ownerId: UserId, ...page 
 export const TicketsRequest = request('tickets', {}, { instanceId: InstanceId, status: TicketListStatus, ...page });
 export const AccessAtRequest = request('access-at', { instanceId: InstanceId, at: timestamp }, { userId: UserId });
 
+
+/** Added by the relay work (API.md allows adding): which proxy nodes enforce a key's revocation. */
+export const EnforcementRequest = request('enforcement', { instanceId: InstanceId, accessId: AccessId });

@@ -3,6 +3,7 @@ import type { AccountRequest, Actor, SealedAccount, Timestamp } from '../../doma
 import type { SealingKey } from '../crypto.js';
 import type { CommandMeta } from '../handling/handle.js';
 import type { EventStore } from '../store/types.js';
+import type { Enforcement } from './enforcement.js';
 import type { Projector } from './projector.js';
 
 /** What the application layer runs on; the NATS edge, the CLI's tests and the benchmarks build one. */
@@ -11,6 +12,12 @@ export interface AppContext {
   readonly masterKey: SealingKey;
   readonly clock: () => Timestamp;
   readonly projector: Projector;
+  /** What proxy nodes report, where the NATS edge listens for it. */
+  readonly enforcement?: {
+    readonly view: Enforcement;
+    /** The KV revision of the key's current value, if the bucket holds one. */
+    kvRevisionOf(instanceId: string, accessId: string): Promise<number | undefined>;
+  };
 }
 
 export const systemClock = (): Timestamp => new Date().toISOString();

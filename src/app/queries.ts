@@ -7,12 +7,13 @@ import {
   mayAuditAccess,
   notFound,
   type AccessAtRequest,
+  type EnforcementRequest,
   type GrantRequest,
   type GrantsRequest,
   type ProxiesRequest,
   type TicketsRequest,
 } from '../../domain/index.js';
-import { accessAt, getGrant, listGrants, listProxies, listTickets } from '../../projections/index.js';
+import { accessAt, getGrant, keyEntry, listGrants, listProxies, listTickets } from '../../projections/index.js';
 import type { Reply } from './commands.js';
 import type { AppContext } from './context.js';
 
@@ -50,3 +51,18 @@ export const accessAtQuery = (ctx: AppContext, req: Req<typeof AccessAtRequest>)
       ? { items: accessAt(ctx.projector.views.access, { instanceId: req.instanceId, at: req.at, userId: req.userId }) }
       : forbidden('only an admin or a dba may ask who could reach an instance'),
   );
+
+/** Which proxy nodes serving the instance already refuse a key (or hold its current value). */
+export const enforcement = async (ctx: AppContext, req: Req<typeof EnforcementRequest>): Promise<Reply> => {
+  if (!mayAuditAccess(req.actor)) return E.left(forbidden('only an admin or a dba may ask which proxy nodes enforce a key'));
+  const entry = keyEntry(ctx.projector.views.keyIndex, req.accessId);
+  if (entry?.instanceId !== req.instanceId) return E.left(notFound(`no AccessID ${req.accessId} on instance ${req.instanceId}`));
+  const source = ctx.enforcement;
+  const kvRevision = source === undefined ? undefined : await source.kvRevisionOf(req.instanceId, req.accessId);
+  return E.right({
+    instanceId: req.instanceId,
+    accessId: req.accessId,
+    state: entry.state,
+    nodes: source === undefined ? [] : source.view.nodesFor(req.instanceId, req.accessId, kvRevision, Date.now()),
+  });
+};

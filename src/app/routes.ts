@@ -5,6 +5,7 @@ import {
   AuthorizeRequest,
   DisableProxyRequest,
   EnableProxyRequest,
+  EnforcementRequest,
   GrantRequest,
   GrantsRequest,
   ProxiesRequest,
@@ -51,4 +52,5 @@ export const ROUTES: readonly Route[] = [
   route('query', 'proxies', ProxiesRequest, queries.proxies),
   route('query', 'tickets', TicketsRequest, queries.tickets),
   route('query', 'access-at', AccessAtRequest, queries.accessAtQuery),
+  route('query', 'enforcement', EnforcementRequest, queries.enforcement),
 ];

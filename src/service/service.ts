@@ -4,10 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
-import type { Msg, NatsConnection, Service, ServiceMsg, Subscription } from 'nats';
+import type { KV, Msg, NatsConnection, Service, ServiceMsg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { decodeWith, MAX_REQUEST_BYTES } from '../../domain/index.js';
 import type { AppContext } from '../app/context.js';
+import { Enforcement } from '../app/enforcement.js';
+import { KEYS_BUCKET, kvKey } from '../keys/kv.js';
+import type { EnforcementReport } from '../proxy-node/enforcement.js';
 import { ROUTES, type Route } from '../app/routes.js';
 import { StoreIncompatibleError, StoreUnavailableError } from '../store/errors.js';
 import { headerCodeOf, type ApiError } from './errors.js';
@@ -62,8 +65,36 @@ const commandIdOf = (body: unknown): string | undefined => {
   return typeof id === 'string' && id.length <= 128 ? id : undefined;
 };
 
-export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOptions): Promise<RunningService> => {
+export const startService = async ({ nc, prefix, ctx: given, log, observe }: ServiceOptions): Promise<RunningService> => {
   const inFlight = new Set<Promise<void>>();
+  const enforcement = new Enforcement();
+  let kv: KV | undefined;
+  const ctx: AppContext = {
+    ...given,
+    enforcement: {
+      view: enforcement,
+      kvRevisionOf: async (instanceId, accessId) => {
+        try {
+          kv ??= await nc.jetstream().views.kv(KEYS_BUCKET, { bindOnly: true });
+          return (await kv.get(kvKey(instanceId, accessId)))?.revision;
+        } catch {
+          return undefined; // no bucket yet: no relay has run
+        }
+      },
+    },
+  };
+  // Not in the queue group: every service process hears every node.
+  const reports = nc.subscribe(`${prefix}.enforcement.>`, {
+    callback: (_err, msg: Msg) => {
+      try {
+        // Reports come from proxy nodes, which are other programs: only their shape is trusted.
+        const report = JSON.parse(decoder.decode(msg.data)) as { kind?: unknown; nodeId?: unknown };
+        if ((report.kind === 'applied' || report.kind === 'heartbeat') && typeof report.nodeId === 'string') enforcement.record(report as EnforcementReport, Date.now());
+      } catch {
+        // a report that is not JSON is not ours to act on
+      }
+    },
+  });
 
   const answer = async (route: Route, subject: string, msg: ServiceMsg): Promise<void> => {
     const started = performance.now();
@@ -146,6 +177,7 @@ export const startService = async ({ nc, prefix, ctx, log, observe }: ServiceOpt
     service,
     stop: async () => {
       healthSubscription.unsubscribe();
+      reports.unsubscribe();
       await service.stop();
       await Promise.allSettled([...inFlight]);
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/app/routes.js';
 
 describe('the routes of the service', () => {
-  it('are exactly the subjects of API.md, each once', () => {
+  it('are exactly the subjects of API.md and the one added since, each once', () => {
     expect(ROUTES.map((r) => `${r.kind}.${r.name}`).sort()).toEqual(
       [
         'cmd.proxy.enable',
@@ -19,6 +19,8 @@ describe('the routes of the service', () => {
         'query.proxies',
         'query.tickets',
         'query.access-at',
+        // added with the relay (API.md allows adding)
+        'query.enforcement',
       ].sort(),
     );
   });
