@@ -105,25 +105,39 @@ export const startRelay = (options: RelayOptions): Relay => {
     return kvPromise;
   };
 
+  // What this relay last wrote or read for each key, at which KV revision (value undefined:
+  // unreadable, to be replaced). A write builds on it without reading first: the
+  // compare-and-set refuses it if anyone wrote since, and then the key is read and decided
+  // again. Saves a round trip on most revocations.
+  const lastSeen = new Map<string, { readonly revision: number; readonly value: KeyValue | undefined }>();
+
   /** Writes one key under the rules of kv-rules.ts, retrying when another writer got in first. */
   const write = async (kv: KV, entry: KeyEntry): Promise<void> => {
     const key = kvKey(entry.instanceId, entry.accessId);
     const desired = toValue(entry);
+    let current = lastSeen.get(key);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const current = await kv.get(key);
       try {
-        if (current === null || current.operation !== 'PUT') {
-          await kv.create(key, json.encode(desired));
+        if (current === undefined) {
+          lastSeen.set(key, { revision: await kv.create(key, json.encode(desired)), value: desired });
           return;
         }
-        const existing = KeyValue.decode(current.json());
-        if (E.isRight(existing) && !mayReplace(existing.right, desired, (a, b) => store.comparePositions(a, b))) return;
-        if (E.isRight(existing) && sameValue(existing.right, desired)) return;
-        await kv.update(key, json.encode(desired), current.revision);
+        const existing = current.value;
+        if (existing !== undefined && (!mayReplace(existing, desired, (a, b) => store.comparePositions(a, b)) || sameValue(existing, desired))) return;
+        lastSeen.set(key, { revision: await kv.update(key, json.encode(desired), current.revision), value: desired });
         return;
       } catch (e) {
-        // Another writer changed the key between our read and write: read again and decide again.
+        // Another writer changed the key (or it already existed): read it, decide again.
         if (attempt === 9) throw e;
+        const read = await kv.get(key);
+        if (read === null || read.operation !== 'PUT') {
+          current = undefined;
+          lastSeen.delete(key);
+        } else {
+          const decoded = KeyValue.decode(read.json());
+          current = { revision: read.revision, value: E.isRight(decoded) ? decoded.right : undefined };
+          lastSeen.set(key, current);
+        }
       }
     }
   };

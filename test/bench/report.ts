@@ -38,7 +38,7 @@ export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 export const fmtMs = (ms: number): string => `${ms.toFixed(2)} ms`;
 
 /** Columns 0 and `textColumn` are names, left-aligned; the rest are figures. */
-const table = (title: string, header: readonly string[], lines: readonly (readonly string[])[], textColumn: number): void => {
+export const table = (title: string, header: readonly string[], lines: readonly (readonly string[])[], textColumn: number): void => {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 || i === textColumn ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   process.stdout.write(`\n${title}\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${lines.map(line).join('\n')}\n`);

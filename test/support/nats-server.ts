@@ -102,7 +102,10 @@ const waitUntilReady = async (running: Running, url: string, name: string, timeo
 const stopProcess = async (running: Running): Promise<void> => {
   if (running.child.exitCode !== null || running.child.signalCode !== null) return;
   running.child.kill('SIGTERM');
-  const timedOut = await Promise.race([running.exited.then(() => false), sleep(STOP_TIMEOUT_MS, true)]);
+  // The timer is cancelled once the server has exited, or it would hold the process open.
+  const cancel = new AbortController();
+  const timedOut = await Promise.race([running.exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { signal: cancel.signal }).catch(() => false)]);
+  cancel.abort();
   if (timedOut) {
     running.child.kill('SIGKILL');
     await running.exited;
