@@ -49,10 +49,12 @@ export interface KeyCacheHooks {
 // setTimeout holds at most 2^31-1 ms (24.8 days); a later notAfter is re-armed on the way.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const utf8 = new TextDecoder();
+
 const decode = (bytes: Uint8Array): KeyValue | { readonly state: 'unreadable'; readonly claimsRevoked: boolean } => {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    raw = JSON.parse(utf8.decode(bytes));
   } catch {
     raw = undefined;
   }

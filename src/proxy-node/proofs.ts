@@ -19,9 +19,17 @@ const sha1 = (...parts: Buffer[]): Buffer => {
   return hash.digest();
 };
 
+// Small Buffers are slices of a shared 8 KiB pool; kept for a key's lifetime, each would hold
+// a whole pool block alive. A cache of 100,000 keys keeps its own bytes only.
+const unpooled = (hex: string): Buffer => {
+  const bytes = Buffer.allocUnsafeSlow(hex.length / 2);
+  bytes.write(hex, 'hex');
+  return bytes;
+};
+
 export const storedVerifiers = (sha256Hex: string, mysqlNativeHex: string): StoredVerifiers => ({
-  sha256: Buffer.from(sha256Hex, 'hex'),
-  mysqlNative: Buffer.from(mysqlNativeHex, 'hex'),
+  sha256: unpooled(sha256Hex),
+  mysqlNative: unpooled(mysqlNativeHex),
 });
 
 export const secretProof =
