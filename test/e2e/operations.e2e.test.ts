@@ -6,26 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'nats';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
 import { KEYS_BUCKET } from '../../src/keys/kv.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
+import { withCleanups } from '../support/cleanups.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
-import { startKeyward, type Answer, type Keyward } from '../support/keyward.js';
+import { ok, startKeyward, type Answer, type Keyward } from '../support/keyward.js';
 
 const MAIN = join(import.meta.dirname, '../../src/main.ts');
 const admin = { userId: 'ada', role: 'admin' };
 const bob = { userId: 'bob', role: 'user' };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const ok = (a: Answer): Record<string, unknown> => {
-  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
-  return a.result;
-};
+const cleanups = withCleanups();
 
 const withNats = async (): Promise<NatsServer> => {
   const nats = await startNatsServer();

@@ -3,24 +3,17 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
 import { KEYS_BUCKET, kvKey } from '../../src/keys/kv.js';
-import { startKeyward, type Answer } from '../support/keyward.js';
+import { ok, startKeyward } from '../support/keyward.js';
+import { withCleanups } from '../support/cleanups.js';
 import { startNatsServer } from '../support/nats-server.js';
 
 const RELAY = join(import.meta.dirname, '../support/relay-process.ts');
 const admin = { userId: 'ada', role: 'admin' };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const ok = (a: Answer): Record<string, unknown> => {
-  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
-  return a.result;
-};
+const cleanups = withCleanups();
 
 it('a relay killed right after an append: the next one brings KV up to date', async () => {
   const nats = await startNatsServer();

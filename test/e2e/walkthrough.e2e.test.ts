@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyEntry } from '../../projections/index.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
-import { startKeyward, type Answer, type Keyward } from '../support/keyward.js';
+import { type Answer, type Keyward, ok, startKeyward } from '../support/keyward.js';
 
 const admin = { userId: 'ada', role: 'admin' };
 const dba = { userId: 'dmitri', role: 'dba' };
@@ -23,10 +23,6 @@ afterAll(async () => {
   await nats.dispose();
 });
 
-const ok = (a: Answer): Record<string, unknown> => {
-  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
-  return a.result;
-};
 const failed = (a: Answer, code: string, header: string): void => {
   expect(a.ok).toBe(false);
   expect(a.error?.code).toBe(code);

@@ -1,25 +1,18 @@
 // query.enforcement: which proxy nodes already refuse a revoked key, from what the nodes
 // report, with the relay and two proxy nodes on a real nats-server.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
 import { createLogger } from '../../src/log.js';
 import { startProxyNode } from '../../src/proxy-node/index.js';
 import { startRelay } from '../../src/relay/relay.js';
-import { startKeyward, type Answer } from '../support/keyward.js';
+import { ok, startKeyward } from '../support/keyward.js';
+import { withCleanups } from '../support/cleanups.js';
 import { startNatsServer } from '../support/nats-server.js';
 
 const admin = { userId: 'ada', role: 'admin' };
 const owner = { userId: 'olivia', role: 'user' };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const ok = (a: Answer): Record<string, unknown> => {
-  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
-  return a.result;
-};
+const cleanups = withCleanups();
 
 it('lists the nodes serving the instance, and says which enforce a revocation', async () => {
   const nats = await startNatsServer();

@@ -3,14 +3,15 @@
 // revoked key back.
 import * as E from 'fp-ts/lib/Either.js';
 import { JSONCodec, type KV } from 'nats';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Secret } from '../../domain/index.js';
 import { SealingKey, verifiersOf } from '../../src/crypto.js';
 import { KEYS_BUCKET, KeyValue, kvKey } from '../../src/keys/kv.js';
 import { createLogger } from '../../src/log.js';
 import { EVENTS_STREAM, startRelay, type Relay } from '../../src/relay/relay.js';
 import type { EventStore } from '../../src/store/types.js';
-import { startKeyward, type Answer, type Keyward } from '../support/keyward.js';
+import { type Keyward, ok, startKeyward } from '../support/keyward.js';
+import { withCleanups } from '../support/cleanups.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 
 const admin = { userId: 'ada', role: 'admin' };
@@ -18,15 +19,7 @@ const bob = { userId: 'bob', role: 'user' };
 const json = JSONCodec();
 const silent = createLogger({ level: 'silent' });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const ok = (a: Answer): Record<string, unknown> => {
-  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
-  return a.result;
-};
+const cleanups = withCleanups();
 
 /** The real store, with every live event reaching this subscriber late: a lagging relay. */
 const lagging = (store: EventStore, delayMs: number): EventStore => ({

@@ -20,6 +20,12 @@ export interface Answer {
   readonly headerCode?: string;
 }
 
+/** The result of a reply that must have succeeded; the error it carried otherwise. */
+export const ok = (a: Answer): Record<string, unknown> => {
+  if (!a.ok || a.result === undefined) throw new Error(`expected success, got ${JSON.stringify(a.error)}`);
+  return a.result;
+};
+
 export interface Keyward {
   readonly ctx: AppContext;
   readonly client: NatsConnection;
