@@ -127,8 +127,10 @@ export const startRelay = (options: RelayOptions): Relay => {
         lastSeen.set(key, { revision: await kv.update(key, json.encode(desired), current.revision), value: desired });
         return;
       } catch (e) {
-        // Another writer changed the key (or it already existed): read it, decide again.
+        // Another writer changed the key (or it already existed, or NATS did not answer in
+        // time): read it, decide again.
         if (attempt === 9) throw e;
+        log.debug({ key, attempt, err: e instanceof Error ? e.message : String(e) }, 'relay write refused or unanswered; reading the key again');
         const read = await kv.get(key);
         if (read === null || read.operation !== 'PUT') {
           current = undefined;
