@@ -66,6 +66,11 @@ export interface EventStore {
   readStream(streamId: string, options?: { readonly fromRevision?: Revision }): Promise<StoredEvent[]>;
   /** Every event in global order, after a position; ends at the current end. */
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
+  /**
+   * The position of the last event recorded, undefined when the store is empty: a follower
+   * that has applied up to it has seen everything recorded before it asked.
+   */
+  lastPosition(): Promise<Position | undefined>;
   /** Catches up on the past, then follows appends, in order, with no gap and no repeat, until closed. */
   subscribe(options?: ReadAllOptions): Subscription;
   /** Orders two positions of this store: negative, zero or positive, like a sort comparator. */

@@ -58,6 +58,7 @@ export const eventStoreContract = (name: string, factory: () => Promise<StoreUnd
         const store = await fresh();
         expect(await store.readStream('grant-x:y')).toEqual([]);
         expect(await collect(store.readAll())).toEqual([]);
+        expect(await store.lastPosition()).toBeUndefined();
       });
     });
 
@@ -203,6 +204,20 @@ export const eventStoreContract = (name: string, factory: () => Promise<StoreUnd
         expect(await collect(store.readAll({ categories: ['grant'], after: mid.position }))).toHaveLength(1);
       });
 
+      it('the last position is that of the last event recorded, whatever its stream', async () => {
+        const store = await fresh();
+        const first = await store.append('grant-a:b', events(3), ExpectedRevision.noStream);
+        expect(await store.lastPosition()).toBe(first.position);
+        const second = await store.append('proxy-a', events(1), ExpectedRevision.noStream);
+        expect(await store.lastPosition()).toBe(second.position);
+        const all = await collect(store.readAll());
+        expect(all[all.length - 1]?.position).toBe(second.position);
+        const again = await store.append('grant-a:b', events(1), 2);
+        const last = await store.lastPosition();
+        expect(last).toBe(again.position);
+        expect(store.comparePositions(last ?? '', second.position)).toBeGreaterThan(0);
+      });
+
       it('across more events than one page', async () => {
         const store = await fresh();
         for (let i = 0; i < 5; i++) await store.append(`s-${i}`, events(1000), ExpectedRevision.noStream);
@@ -262,6 +277,7 @@ export const eventStoreContract = (name: string, factory: () => Promise<StoreUnd
       const store = await fresh();
       await store.close();
       await expect(store.append('s-1', events(1), ExpectedRevision.any)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.lastPosition()).rejects.toBeInstanceOf(StoreUnavailableError);
     });
   });
 };

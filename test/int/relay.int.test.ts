@@ -26,6 +26,7 @@ const lagging = (store: EventStore, delayMs: number): EventStore => ({
   append: (s, e, x) => store.append(s, e, x),
   readStream: (s, o) => store.readStream(s, o),
   readAll: (o) => store.readAll(o),
+  lastPosition: () => store.lastPosition(),
   comparePositions: (a, b) => store.comparePositions(a, b),
   close: () => store.close(),
   subscribe: (o) => {

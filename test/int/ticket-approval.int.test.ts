@@ -52,6 +52,7 @@ it('a rejection that lands between the grant and the approval withdraws the gran
     },
     readStream: (s, o) => store.readStream(s, o),
     readAll: (o) => store.readAll(o),
+    lastPosition: () => store.lastPosition(),
     subscribe: (o) => store.subscribe(o),
     comparePositions: (a, b) => store.comparePositions(a, b),
     close: () => store.close(),

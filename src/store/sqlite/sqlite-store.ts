@@ -99,6 +99,7 @@ export class SqliteEventStore implements EventStore {
   readonly #revisionOfId: Statement<[string, string], { revision: number }>;
   readonly #positionOf: Statement<[string, number], { position: number }>;
   readonly #readStream: Statement<[string, number]>;
+  readonly #lastPosition: Statement<[], number | null>;
   readonly #pages = new Map<number, Statement>();
   /** Transaction control, prepared once: group commit runs these for every append. */
   readonly #tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Statement>;
@@ -128,6 +129,7 @@ export class SqliteEventStore implements EventStore {
       rollbackTo: db.prepare('ROLLBACK TO one_append'),
     };
     this.#readStream = db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision`).raw();
+    this.#lastPosition = db.prepare<[], number | null>('SELECT MAX(position) FROM events').pluck();
   }
 
   static open(options: SqliteStoreOptions): SqliteEventStore {
@@ -265,6 +267,16 @@ export class SqliteEventStore implements EventStore {
       return stmt.all(after, ...(categories ?? []), limit) as Row[];
     } catch (e) {
       throw translate(e, this.#path);
+    }
+  }
+
+  lastPosition(): Promise<Position | undefined> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError(`the event store at ${this.#path} is closed`));
+    try {
+      const last = this.#lastPosition.get();
+      return Promise.resolve(last === null || last === undefined ? undefined : String(last));
+    } catch (e) {
+      return Promise.reject(translate(e, this.#path));
     }
   }
 
