@@ -44,6 +44,20 @@ export const keyTimes = (policy: Policy, now: Timestamp): KeyTimes => {
   }
 };
 
+/**
+ * The rotation after a scheduled one that fell due at `dueAt` and ran at `now`: the next
+ * point of the same cadence after `now`. Anchored on the due time, so a scheduler that runs
+ * a little late does not push every later rotation back by its lateness; and past every
+ * point already gone, so a backlog (keyward was down for several intervals) is one
+ * rotation, not one per missed interval.
+ */
+export const nextScheduledRotation = (policy: Policy, dueAt: Timestamp, now: Timestamp): Timestamp | null => {
+  if (policy.type !== 'rotate') return null;
+  const intervalMs = policy.intervalSeconds * 1000;
+  const late = Math.max(Date.parse(now) - Date.parse(dueAt), 0);
+  return new Date(Date.parse(dueAt) + (Math.floor(late / intervalMs) + 1) * intervalMs).toISOString();
+};
+
 /** The part of a policy only the clock can judge: an expiry must lie in the future. */
 export const checkPolicyAt = (policy: Policy, now: Timestamp, path = 'policy'): E.Either<DomainError, Policy> =>
   policy.type === 'expire' && !isBefore(now, policy.expiresAt)

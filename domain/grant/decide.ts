@@ -6,7 +6,7 @@ import type { SealedAccount } from '../account.js';
 import { mayActOnSchedule, mayManageKeysOf, mayManageProxy } from '../authorization.js';
 import { conflict, forbidden, notFound, type DomainError } from '../errors.js';
 import type { IssuedKey } from '../key.js';
-import { checkPolicyAt, keyTimes, scheduledOverlapSeconds, type Policy } from '../policy.js';
+import { checkPolicyAt, keyTimes, nextScheduledRotation, scheduledOverlapSeconds, type Policy } from '../policy.js';
 import type { ProxyState } from '../proxy/proxy.js';
 import { addSeconds, isBefore, type Timestamp } from '../time.js';
 import { effectiveGrantStatus, hasDetails, type GrantDetails, type GrantEvent, type GrantOrigin, type GrantState, type RevokeMode } from './grant.js';
@@ -162,6 +162,7 @@ const rotation = (
   { now, newKey }: GrantContext,
   overlapSeconds: number,
   reason: 'manual' | 'scheduled',
+  rotatesAt: Timestamp | null,
 ): GrantEvent[] => [
   {
     type: 'AccessKeyRotated',
@@ -175,7 +176,7 @@ const rotation = (
       previousNotAfter: addSeconds(now, overlapSeconds),
       // An expiry is a property of the grant, not of one pair: the new pair ends when the old would have.
       notAfter: grant.notAfter,
-      rotatesAt: keyTimes(grant.policy, now).rotatesAt,
+      rotatesAt,
       reason,
       rotatedBy: c.actor.userId,
       rotatedAt: now,
@@ -186,7 +187,8 @@ const rotation = (
 const rotate = (c: RotateKey, state: GrantState, ctx: GrantContext): Decision =>
   pipe(
     activeGrant(c, state, ctx),
-    E.map((grant) => rotation(c, grant, ctx, c.overlapSeconds, 'manual')),
+    // A rotation by hand restarts the cadence: the next scheduled one is an interval from now.
+    E.map((grant) => rotation(c, grant, ctx, c.overlapSeconds, 'manual', keyTimes(grant.policy, ctx.now).rotatesAt)),
   );
 
 const rotateOnSchedule = (c: RotateOnSchedule, state: GrantState, ctx: GrantContext): Decision => {
@@ -197,7 +199,7 @@ const rotateOnSchedule = (c: RotateOnSchedule, state: GrantState, ctx: GrantCont
   if (isBefore(ctx.now, c.dueAt)) return E.left(conflict(`the rotation of ${whose(c)} is not due until ${c.dueAt}`));
   return pipe(
     activeGrant(c, state, ctx, true),
-    E.map((grant) => rotation(c, grant, ctx, scheduledOverlapSeconds(grant.policy), 'scheduled')),
+    E.map((grant) => rotation(c, grant, ctx, scheduledOverlapSeconds(grant.policy), 'scheduled', nextScheduledRotation(grant.policy, c.dueAt, ctx.now))),
     // A grant that is no longer active (its proxy was disabled, it expired) is not rotated.
     E.orElse((e) => (e.code === 'CONFLICT' ? E.right<DomainError, GrantEvent[]>([]) : E.left(e))),
   );

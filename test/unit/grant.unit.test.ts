@@ -220,11 +220,25 @@ describe('RotateOnSchedule', () => {
   const policy: Policy = { type: 'rotate', intervalSeconds: 3600, overlapSeconds: 120 };
   const scheduled = accessGranted(firstKey, { policy, rotatesAt: later(3600) });
 
-  it('when due, keyward rotates with the policy’s overlap and schedules the next one', () => {
+  it('when due, keyward rotates with the policy’s overlap and schedules the next one an interval after the due time', () => {
     const key = newKey();
     given(proxyEnabled(), scheduled)
       .when(rotateOnSchedule(later(3600)), { newKey: key, now: later(3601) })
-      .then(rotated(key, { reason: 'scheduled', rotatedBy: system.userId, rotatedAt: later(3601), previousNotAfter: later(3721), rotatesAt: later(7201) }));
+      .then(rotated(key, { reason: 'scheduled', rotatedBy: system.userId, rotatedAt: later(3601), previousNotAfter: later(3721), rotatesAt: later(7200) }));
+  });
+
+  it('a rotation due while keyward was down for several intervals is made once, and the next one keeps the cadence', () => {
+    const key = newKey();
+    given(proxyEnabled(), scheduled)
+      .when(rotateOnSchedule(later(3600)), { newKey: key, now: later(3600 * 5.5) })
+      .then(rotated(key, { reason: 'scheduled', rotatedBy: system.userId, rotatedAt: later(3600 * 5.5), previousNotAfter: later(3600 * 5.5 + 120), rotatesAt: later(3600 * 6) }));
+  });
+
+  it('at the very next point of the cadence, the next rotation is a whole interval later', () => {
+    const key = newKey();
+    given(proxyEnabled(), scheduled)
+      .when(rotateOnSchedule(later(3600)), { newKey: key, now: later(7200) })
+      .then(rotated(key, { reason: 'scheduled', rotatedBy: system.userId, rotatedAt: later(7200), previousNotAfter: later(7320), rotatesAt: later(10800) }));
   });
 
   it('only keyward itself rotates on schedule', () => {
