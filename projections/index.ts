@@ -86,5 +86,5 @@ export { getGrant, listGrants, type Grant, type GrantListRequest, type GrantStat
 export { isKeyValidAt, keyEntry, keysOfInstance, type ActiveKey, type KeyEntry, type KeyIndexView, type RevocationReason, type RevokedKey } from './key-index.js';
 export { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
 export { getProxy, listProxies, type Proxy, type ProxiesView, type ProxyListRequest } from './proxies.js';
-export { dueAt, nextDueAt, type Due, type Scheduled, type ScheduleView } from './schedule.js';
+export { dueAt, nextDueAt, scheduled, type Due, type Scheduled, type ScheduleView } from './schedule.js';
 export { getTicket, listTickets, type Ticket, type TicketListRequest, type TicketStatus, type TicketsView } from './tickets.js';

@@ -85,18 +85,18 @@ const unschedule = (view: ScheduleView, instanceId: string, key: string): void =
 // A scan of the active grants per call: the scheduler asks once per tick, and keeping a
 // sorted structure up to date on every event would cost more during a replay than it saves.
 
-const duesOf = (grant: Scheduled): Due[] => {
-  const { instanceId, userId, rotatesAt, notAfter } = grant;
-  const dues: Due[] = [];
-  if (rotatesAt !== null) dues.push({ kind: 'rotate', instanceId, userId, dueAt: rotatesAt });
-  if (notAfter !== null) dues.push({ kind: 'expire', instanceId, userId, dueAt: notAfter });
-  return dues;
-};
+/** Every pending rotation and expiry, due or not, in no particular order. */
+export function* scheduled(view: ScheduleView): Generator<Due> {
+  for (const { instanceId, userId, rotatesAt, notAfter } of view.grants.values()) {
+    if (rotatesAt !== null) yield { kind: 'rotate', instanceId, userId, dueAt: rotatesAt };
+    if (notAfter !== null) yield { kind: 'expire', instanceId, userId, dueAt: notAfter };
+  }
+}
 
 /** What is due at `now`, earliest first (ties in a fixed order, so every scheduler sees the same list). */
 export const dueAt = (view: ScheduleView, now: Timestamp): Due[] => {
   const due: Due[] = [];
-  for (const grant of view.grants.values()) for (const d of duesOf(grant)) if (d.dueAt <= now) due.push(d);
+  for (const d of scheduled(view)) if (d.dueAt <= now) due.push(d);
   return due.sort(
     compareBy(
       (d) => d.dueAt,
@@ -110,8 +110,6 @@ export const dueAt = (view: ScheduleView, now: Timestamp): Due[] => {
 /** The earliest pending time, due or not; null when nothing is scheduled. */
 export const nextDueAt = (view: ScheduleView): Timestamp | null => {
   let next: Timestamp | null = null;
-  for (const grant of view.grants.values()) {
-    for (const t of [grant.rotatesAt, grant.notAfter]) if (t !== null && (next === null || t < next)) next = t;
-  }
+  for (const d of scheduled(view)) if (next === null || d.dueAt < next) next = d.dueAt;
   return next;
 };

@@ -78,7 +78,8 @@ const secretOf = (ctx: AppContext, events: readonly Recorded<DomainEvent>[], acc
   return undefined;
 };
 
-const onGrant = async (ctx: AppContext, command: GrantCommand, meta: CommandMeta): Promise<E.Either<DomainError, Outcome<GrantEvent>>> =>
+/** One command on a grant's stream, through the command handling; the scheduler runs its own this way. */
+export const onGrant = async (ctx: AppContext, command: GrantCommand, meta: CommandMeta): Promise<E.Either<DomainError, Outcome<GrantEvent>>> =>
   execute<GrantState, GrantEvent>({
     store: ctx.store,
     streamId: grantStreamId(command.instanceId, command.userId),

@@ -39,6 +39,7 @@ export class Projector {
   };
   #position: Position | undefined;
   #waiters: Waiter[] = [];
+  readonly #listeners = new Set<(event: Recorded<DomainEvent>) => void>();
   #subscription: Subscription | undefined;
   #running: Promise<void> | undefined;
   #failure: unknown;
@@ -79,6 +80,7 @@ export class Projector {
     apply(scheduleProjection, v.schedule);
     apply(accessProjection, v.access);
     this.#position = event.position;
+    for (const listener of this.#listeners) listener(event);
     if (this.#waiters.length > 0) {
       const done = this.#waiters.filter((w) => this.store.comparePositions(w.position, event.position) <= 0);
       if (done.length > 0) {
@@ -93,6 +95,18 @@ export class Projector {
     const at = this.#position;
     if (at !== undefined && this.store.comparePositions(position, at) <= 0) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ position, resolve }));
+  }
+
+  /** Resolves once everything recorded before the call is in every view. */
+  async current(): Promise<void> {
+    const last = await this.store.lastPosition();
+    if (last !== undefined) await this.caughtUpTo(last);
+  }
+
+  /** Calls `listener` after each event is in every view; returns what removes it. */
+  onApplied(listener: (event: Recorded<DomainEvent>) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async stop(): Promise<void> {
