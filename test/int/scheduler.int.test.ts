@@ -47,7 +47,10 @@ const setup = () => {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-scheduler-'));
   const path = join(dir, 'keyward.db');
   const masterKey = SealingKey.generate();
-  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  cleanups.push(() => {
+    rmSync(dir, { recursive: true, force: true });
+    return Promise.resolve();
+  });
 
   const open = (clock = new ManualClock(T0), wrap: (s: EventStore) => EventStore = (s) => s): Process => {
     const raw = SqliteEventStore.open({ path, pollIntervalMs: 10 });
