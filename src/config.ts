@@ -97,6 +97,8 @@ export interface ServiceConfig {
   readonly masterKey: MasterKeySource;
   /** Present when this process runs the relay (KEYWARD_RELAY, on by default). */
   readonly relay: { readonly proxyKey: MasterKeySource; readonly replicas: number } | null;
+  /** Whether this process runs the scheduler (KEYWARD_SCHEDULER, on by default). */
+  readonly scheduler: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -129,8 +131,10 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
   const relayOn = (env.KEYWARD_RELAY ?? 'on') === 'on';
   if (!['on', 'off'].includes(env.KEYWARD_RELAY ?? 'on')) problems.push(`KEYWARD_RELAY must be on or off, not "${(env.KEYWARD_RELAY ?? '').slice(0, 20)}"`);
   const proxyKey = relayOn ? attempt(() => loadProxyKey(env, dataDir)) : undefined;
+  const schedulerSetting = env.KEYWARD_SCHEDULER ?? 'on';
+  if (!['on', 'off'].includes(schedulerSetting)) problems.push(`KEYWARD_SCHEDULER must be on or off, not "${schedulerSetting.slice(0, 20)}"`);
   const replicas = Number(env.KEYWARD_JETSTREAM_REPLICAS ?? '1');
   if (!(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) problems.push('KEYWARD_JETSTREAM_REPLICAS must be a whole number from 1 to 5');
   if (problems.length > 0 || store === undefined || masterKey === undefined || (relayOn && proxyKey === undefined)) throw new ConfigError(problems);
-  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas } };
+  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas }, scheduler: schedulerSetting === 'on' };
 };

@@ -10,6 +10,7 @@ import { startHttpServer } from './service/http.js';
 import { createServiceMetrics } from './service/metrics.js';
 import { startService } from './service/service.js';
 import { startRelay } from './relay/relay.js';
+import { startScheduler } from './scheduler/scheduler.js';
 import { SqliteEventStore } from './store/sqlite/sqlite-store.js';
 
 const fail = (message: string): never => {
@@ -66,6 +67,16 @@ const relay =
   config.relay === null
     ? undefined
     : startRelay({ store, nc, prefix: config.prefix, masterKey: config.masterKey.key, proxyKey: config.relay.proxyKey.key, log, replicas: config.relay.replicas });
+const scheduler = config.scheduler
+  ? startScheduler({
+      ctx,
+      log,
+      observe: (kind, outcome, lateSeconds) => {
+        metrics.scheduled.inc({ kind, outcome });
+        if (outcome !== 'failed') metrics.scheduledLateness.observe({ kind }, lateSeconds);
+      },
+    })
+  : undefined;
 if (config.relay?.proxyKey.warning !== undefined) log.warn(config.relay.proxyKey.warning);
 relay?.ready.then(
   () => {
@@ -75,7 +86,7 @@ relay?.ready.then(
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'relay could not start');
   },
 );
-log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on' }, 'keyward is serving');
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on', scheduler: scheduler === undefined ? 'off' : 'on' }, 'keyward is serving');
 
 void (async () => {
   for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
@@ -86,6 +97,7 @@ const shutdown = async (signal: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'stopping: no new requests, finishing those in flight');
+  await scheduler?.stop();
   await service.stop();
   await relay?.stop();
   await http?.close();

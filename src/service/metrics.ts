@@ -142,6 +142,8 @@ export class Registry {
 
 export const COMMAND_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+export const SCHEDULED_LATENESS_BUCKETS: readonly number[] = [0.01, 0.1, 1, 5, 30, 60, 300, 3600];
+
 export interface ServiceMetrics {
   /**
    * `subject` is the endpoint name (`proxy.enable`, `query.key`), not the wire subject: the
@@ -150,6 +152,10 @@ export interface ServiceMetrics {
    */
   readonly commands: Counter<'subject' | 'outcome'>;
   readonly commandDuration: Histogram<'subject'>;
+  /** Due rotations and expiries served by this process's scheduler: `outcome` done, nothing (already done or no longer due) or failed. */
+  readonly scheduled: Counter<'kind' | 'outcome'>;
+  /** How long after its due time a rotation or expiry was served, by the scheduler's clock. */
+  readonly scheduledLateness: Histogram<'kind'>;
   /** Positions are opaque strings; only a numeric one (SQLite's) can be a gauge value. */
   storePositionApplied(position: string): void;
   render(): string;
@@ -160,10 +166,14 @@ export const createServiceMetrics = (): ServiceMetrics => {
   let position: number | undefined;
   const commands = registry.counter('keyward_commands_total', 'Requests answered, by endpoint and outcome (ok or the API error code).', ['subject', 'outcome']);
   const commandDuration = registry.histogram('keyward_command_duration_seconds', 'Time from request received to reply sent, by endpoint.', ['subject'], COMMAND_DURATION_BUCKETS);
+  const scheduled = registry.counter('keyward_scheduled_total', 'Due rotations and expiries served by the scheduler, by kind and outcome (done, nothing, failed).', ['kind', 'outcome']);
+  const scheduledLateness = registry.histogram('keyward_scheduled_lateness_seconds', 'Time from a rotation or expiry falling due to the scheduler serving it.', ['kind'], SCHEDULED_LATENESS_BUCKETS);
   registry.gauge('keyward_store_position', 'The last event store position applied by the projections.', () => position);
   return {
     commands,
     commandDuration,
+    scheduled,
+    scheduledLateness,
     storePositionApplied: (next) => {
       // A string of digits only: "0012" or "1e3" are not positions any store writes.
       position = /^(0|[1-9][0-9]*)$/.test(next) ? Number(next) : undefined;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, type NatsConnection } from 'nats';
 import { systemClock, type AppContext } from '../../src/app/context.js';
+import { startRelay, type Relay } from '../../src/relay/relay.js';
+import { startScheduler, type RunningScheduler, type SchedulerClock } from '../../src/scheduler/scheduler.js';
 import { Projector } from '../../src/app/projector.js';
 import { SealingKey } from '../../src/crypto.js';
 import { createLogger } from '../../src/log.js';
@@ -26,8 +28,21 @@ export const ok = (a: Answer): Record<string, unknown> => {
   return a.result;
 };
 
+export interface KeywardOptions {
+  readonly prefix?: string;
+  /** A data folder to open again (a restart); it is kept when this keyward stops. */
+  readonly dir?: string;
+  readonly masterKey?: SealingKey;
+  /** The clock of every command, and of the scheduler, which runs only when a clock is given. */
+  readonly clock?: SchedulerClock;
+  /** Runs the relay in this process, sealing database passwords for proxy nodes under this key. */
+  readonly proxyKey?: SealingKey;
+}
+
 export interface Keyward {
   readonly ctx: AppContext;
+  readonly scheduler?: RunningScheduler;
+  readonly relay?: Relay;
   readonly client: NatsConnection;
   readonly logs: string[];
   readonly dir: string;
@@ -40,8 +55,9 @@ export interface Keyward {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export const startKeyward = async (natsUrl: string, prefix = 'keyward'): Promise<Keyward> => {
-  const dir = mkdtempSync(join(tmpdir(), 'keyward-e2e-'));
+export const startKeyward = async (natsUrl: string, options: string | KeywardOptions = {}): Promise<Keyward> => {
+  const { prefix = 'keyward', dir: reopened, masterKey = SealingKey.generate(), clock, proxyKey } = typeof options === 'string' ? { prefix: options } : options;
+  const dir = reopened ?? mkdtempSync(join(tmpdir(), 'keyward-e2e-'));
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -52,19 +68,27 @@ export const startKeyward = async (natsUrl: string, prefix = 'keyward'): Promise
   const store = SqliteEventStore.open({ path: join(dir, 'keyward.db') });
   const projector = new Projector(store);
   projector.start();
-  const ctx: AppContext = { store, masterKey: SealingKey.generate(), clock: systemClock, projector };
+  const ctx: AppContext = { store, masterKey, clock: clock === undefined ? systemClock : () => clock.now(), projector };
+  const log = createLogger({ destination });
   const serviceConnection = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   const client = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   let service: RunningService | undefined;
   try {
-    service = await startService({ nc: serviceConnection, prefix, ctx, log: createLogger({ destination }) });
+    service = await startService({ nc: serviceConnection, prefix, ctx, log });
   } catch (e) {
     await Promise.allSettled([serviceConnection.close(), client.close(), projector.stop(), store.close()]);
     throw e;
   }
   const running = service;
+  const relay = proxyKey === undefined ? undefined : startRelay({ store, nc: serviceConnection, prefix, masterKey, proxyKey, log });
+  await relay?.ready;
+  const scheduler = clock === undefined ? undefined : startScheduler({ ctx, log, clock });
+  await scheduler?.ready;
+  let stopping: Promise<void> | undefined;
   return {
     ctx,
+    scheduler,
+    relay,
     client,
     logs,
     dir,
@@ -79,12 +103,15 @@ export const startKeyward = async (natsUrl: string, prefix = 'keyward'): Promise
       for await (const _ of store.readAll()) n++;
       return n;
     },
-    stop: async () => {
+    // Once, however many times it is asked: a test stops keyward itself, its cleanup again.
+    stop: () => (stopping ??= (async () => {
+      await scheduler?.stop();
       await running.stop();
+      await relay?.stop();
       await Promise.allSettled([serviceConnection.drain(), client.close()]);
       await projector.stop();
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+      if (reopened === undefined) rmSync(dir, { recursive: true, force: true });
+    })()),
   };
 };

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadMasterKey, loadStoreSettings } from '../../src/config.js';
+import { ConfigError, loadMasterKey, loadServiceConfig, loadStoreSettings } from '../../src/config.js';
 import { SealingKey } from '../../src/crypto.js';
 import { Secret } from '../../domain/index.js';
 
@@ -77,5 +77,18 @@ describe('the event store setting', () => {
       'KEYWARD_STORE must be sqlite:<path> (the embedded store); it is "mongodb://x"',
       'KEYWARD_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not "OFF"',
     ]);
+  });
+});
+
+describe('the scheduler setting', () => {
+  const base = (): NodeJS.ProcessEnv => ({ KEYWARD_DEV: '1', KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}` });
+
+  it('is on by default, and off when asked', () => {
+    expect(loadServiceConfig(base()).scheduler).toBe(true);
+    expect(loadServiceConfig({ ...base(), KEYWARD_SCHEDULER: 'off' }).scheduler).toBe(false);
+  });
+
+  it('anything but on or off is refused, saying what is accepted', () => {
+    expect(() => loadServiceConfig({ ...base(), KEYWARD_SCHEDULER: 'yes' })).toThrow('KEYWARD_SCHEDULER must be on or off, not "yes"');
   });
 });

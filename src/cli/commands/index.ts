@@ -5,7 +5,8 @@ import { KEY_COMMANDS } from './keys.js';
 import { PROXY_COMMANDS } from './proxy.js';
 import { PROXY_NODE } from './proxy-node.js';
 import { RELAY } from './relay.js';
+import { SCHEDULER } from './scheduler.js';
 import { SERVE } from './serve.js';
 import { TICKET_COMMANDS } from './tickets.js';
 
-export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE];
+export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE];

@@ -1,0 +1,45 @@
+// `keyward scheduler`: the scheduler alone, for running it apart from the service (the same
+// settings; KEYWARD_SCHEDULER does not apply here). It needs the event store and the master
+// key (a rotation seals the new secret), not NATS: the relay carries its changes to proxy nodes.
+import { Projector } from '../app/projector.js';
+import { systemClock } from '../app/context.js';
+import { ConfigError, loadServiceConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { SqliteEventStore } from '../store/sqlite/sqlite-store.js';
+import { startScheduler } from './scheduler.js';
+
+export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
+  let config;
+  try {
+    config = loadServiceConfig({ ...env, KEYWARD_RELAY: 'off', KEYWARD_SCHEDULER: 'on' });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`keyward scheduler: cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  const log = createLogger({ level: config.logLevel });
+  if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
+  const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+  const projector = new Projector(store);
+  projector.start();
+  const scheduler = startScheduler({ ctx: { store, masterKey: config.masterKey.key, clock: systemClock, projector }, log });
+  await scheduler.ready;
+  log.info({ store: config.store.path }, 'scheduler ready: following the schedule');
+  // Signal handlers keep no process alive, and with nothing scheduled neither does anything
+  // else here (the store's poll timer is unref'd): hold the process open until told to stop.
+  const alive = setInterval(() => undefined, 1 << 30);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve();
+    });
+    process.once('SIGINT', () => {
+      resolve();
+    });
+  });
+  clearInterval(alive);
+  await scheduler.stop();
+  await projector.stop();
+  await store.close();
+  log.info('scheduler stopped');
+  return 0;
+};
