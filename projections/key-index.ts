@@ -56,6 +56,11 @@ export interface KeyIndexView {
   readonly live: Map<string, Set<string>>;
   /** By grantStreamId. */
   readonly grants: Map<string, GrantKeys>;
+  /**
+   * The accessIds whose entry the last event applied changed: what the relay writes to KV
+   * for that event, without scanning an instance of many thousands of keys to find them.
+   */
+  readonly changed: string[];
 }
 
 export const handles = KEY_LIFECYCLE_EVENTS;
@@ -69,12 +74,14 @@ export const initialKeyIndex = (): KeyIndexView => ({
   byInstance: new Map(),
   live: new Map(),
   grants: new Map(),
+  changed: [],
 });
 
 // Mutates and returns `view`: a replay of millions of events must not copy the view per
 // event. Deterministic (no clock, no randomness, no I/O), so every replay builds the same view.
 export const evolveKeyIndex = (view: KeyIndexView, event: RecordedEvent): KeyIndexView => {
   if (!isHandled(event) || !firstDelivery(view.revisions, event)) return view;
+  view.changed.length = 0;
   const { position } = event;
   switch (event.type) {
     case 'ProxyEnabled':
@@ -115,6 +122,7 @@ export const evolveKeyIndex = (view: KeyIndexView, event: RecordedEvent): KeyInd
       const previous = view.entries.get(previousAccessId);
       if (previousNotAfter > rotatedAt && previous?.state === 'active') {
         view.entries.set(previousAccessId, { ...previous, notAfter: earliest(previousNotAfter, previous.notAfter), position });
+        view.changed.push(previousAccessId);
         grant.previous = previousAccessId;
       } else {
         revoke(view, previousAccessId, 'rotated', rotatedAt, position);
@@ -156,6 +164,7 @@ const issue = (view: KeyIndexView, grant: GrantKeys, key: Issued, issuedAt: Time
   const { instanceId, userId, accessId, verifiers, notAfter } = key;
   if (view.entries.has(accessId)) return;
   addTo(view.byInstance, instanceId, accessId);
+  view.changed.push(accessId);
   if (grant.account === null || !isEnabledEpoch(view.epochs, instanceId, grant.proxyEpoch)) {
     view.entries.set(accessId, { state: 'revoked', accessId, instanceId, userId, reason: 'proxy-disabled', at: issuedAt, position });
     return;
@@ -170,6 +179,7 @@ const revoke = (view: KeyIndexView, accessId: string, reason: RevocationReason, 
   if (entry?.state !== 'active') return;
   const { instanceId, userId } = entry;
   view.entries.set(accessId, { state: 'revoked', accessId, instanceId, userId, reason, at, position });
+  view.changed.push(accessId);
   removeFrom(view.live, instanceId, accessId);
 };
 

@@ -6,7 +6,7 @@ import { Events, JSONCodec, nanos, StorageType, type JetStreamManager, type KV, 
 import type { Logger } from 'pino';
 import { withoutSealed, type DomainEvent, type Recorded } from '../../domain/index.js';
 import { initialKeyIndex, evolveKeyIndex } from '../../projections/key-index.js';
-import { keysOfInstance, type KeyEntry, type KeyIndexView } from '../../projections/index.js';
+import { type KeyEntry, type KeyIndexView } from '../../projections/index.js';
 import type { SealingKey } from '../crypto.js';
 import { KEYS_BUCKET, KeyValue, kvKey } from '../keys/kv.js';
 import { decodeRecorded } from '../store/recorded.js';
@@ -213,13 +213,16 @@ export const startRelay = (options: RelayOptions): Relay => {
    */
   const handle = async (event: Recorded<DomainEvent>, publishIt: boolean, writeIt: boolean): Promise<void> => {
     index = evolveKeyIndex(index, event);
+    const changed = [...index.changed];
     for (let attempt = 0; !isStopped(); attempt++) {
       try {
         await serially(async () => {
           const { jsm, kv } = await jetstream();
           if (writeIt) {
-            for (const entry of keysOfInstance(index, event.data.instanceId)) {
-              if (entry.position === event.position) await write(kv, entry);
+            for (const accessId of changed) {
+              // Changed again by a later event since: that event's handling writes it.
+              const entry = index.entries.get(accessId);
+              if (entry?.position === event.position) await write(kv, entry);
             }
           }
           if (publishIt) await publish(jsm, event);

@@ -1,5 +1,6 @@
 // Timing and the printed tables shared by the benchmarks.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Row {
   readonly name: string;
@@ -61,4 +62,33 @@ export const latencyReport = (title: string, rows: readonly LatencyRow[]): void 
     return [r.name, fmtMs(p50), fmtMs(percentile(r.ms, 0.99)), r.baselineName, fmtMs(baseP50), fmtMs(percentile(r.baselineMs, 0.99)), `${(p50 / baseP50).toFixed(2)}x`];
   });
   table(title, ['measured', 'p50', 'p99', 'baseline (same run)', 'p50', 'p99', 'ratio (p50)'], lines, 3);
+};
+
+/** One request, answered as expected or thrown. */
+export type Send = (i: number) => Promise<void>;
+
+/** No steady loop runs longer than this, however slow the machine. */
+const STEADY_LIMIT_MS = 60_000;
+
+/**
+ * Round-trip times (ms) of requests started on a fixed schedule, one at a time, so each
+ * meets the service as a caller at that rate would; one that runs late delays the next
+ * instead of being followed by a catch-up burst. Runs for `seconds`, or until `until` resolves.
+ */
+export const steady = async (send: Send, rate: number, seconds: number, until?: Promise<unknown>): Promise<number[]> => {
+  // An object, not a variable: the loop must see the flag the promise sets.
+  const run = { over: false };
+  void until?.then(() => (run.over = true));
+  const count = rate * seconds;
+  const times: number[] = [];
+  const start = performance.now();
+  const deadline = start + STEADY_LIMIT_MS;
+  for (let i = 0; i < count && !run.over && performance.now() < deadline; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    const sent = performance.now();
+    await send(i);
+    times.push(performance.now() - sent);
+  }
+  return times;
 };

@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ExpectedRevision } from '../../src/store/types.js';
 import { startKeyward, type Keyward } from '../support/keyward.js';
 import { startNatsServer } from '../support/nats-server.js';
-import { fmt, fmtMs, latencyReport, percentile, report, timed } from './report.js';
+import { fmt, fmtMs, latencyReport, percentile, report, steady, timed, type Send } from './report.js';
 
 const RATE = 200;
 const STEADY_SECONDS = 5;
@@ -33,9 +32,6 @@ const admin = { userId: 'ada', role: 'admin' };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** One request, answered as expected or thrown. */
-type Send = (i: number) => Promise<void>;
-
 const authorizeBody = (userId: string) => ({ actor: admin, instanceId: INSTANCE, userId, policy: { type: 'system' } });
 
 const keywardSend = (nc: NatsConnection, subject: string, body: (i: number) => object): Send => async (i) => {
@@ -49,26 +45,6 @@ const echoSend = (nc: NatsConnection): Send => async (i) => {
   const data = encoder.encode(JSON.stringify(authorizeBody(`e-${i}`)));
   const msg = await nc.request(ECHO_SUBJECT, data, { timeout: 5000 });
   if (msg.data.length !== data.length) throw new Error(`echo ${i}: ${msg.data.length} bytes back, ${data.length} sent`);
-};
-
-/**
- * Round-trip times (ms) of requests started on a fixed schedule, one at a time, so each
- * meets an idle service as a caller at that rate would; one that runs late delays the next
- * instead of being followed by a catch-up burst.
- */
-const steady = async (send: Send, rate: number, seconds: number): Promise<number[]> => {
-  const count = rate * seconds;
-  const times: number[] = [];
-  const start = performance.now();
-  const deadline = start + LOOP_LIMIT_MS;
-  for (let i = 0; i < count && performance.now() < deadline; i++) {
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    const sent = performance.now();
-    await send(i);
-    times.push(performance.now() - sent);
-  }
-  return times;
 };
 
 /** `inFlight` callers, each awaiting its answer before sending the next, until `count` are done. */

@@ -304,6 +304,35 @@ describe('Key index', () => {
   });
 
   describe('what it holds', () => {
+    it('names, after each event, exactly the keys that event changed', () => {
+      const [k1, k2, k3, k4, k5, k6] = [newKey(), newKey(), newKey(), newKey(), newKey(), newKey()];
+      const store = recorder();
+      const recorded = store.record(
+        proxyEnabled(),
+        accessGranted(k1),
+        accessGranted(k4, { userId: carol.userId }),
+        accessKeyRotated(k1, k2, { rotatedAt: later(100), previousNotAfter: later(400) }),
+        accessKeyRotated(k2, k3, { rotatedAt: later(200), previousNotAfter: later(200) }),
+        accessKeyExpired(k4, { expiredAt: later(250) }),
+        accessRevoked(k3, 'recycle', { revokedAt: later(300) }),
+        accessGranted(k5, { grantedAt: later(400) }),
+        accessGranted(k6, { userId: carol.userId, grantedAt: later(450) }),
+        proxyDisabled({ disabledAt: later(500) }),
+        accessGranted(newKey(), { userId: 'dave', grantedAt: later(600) }),
+      );
+      const view = keyIndexProjection.initial();
+      let atDisable: string[] = [];
+      for (const event of recorded) {
+        keyIndexProjection.evolve(view, event);
+        const changedHere = [...view.entries.values()].filter((e) => e.position === event.position).map((e) => e.accessId);
+        expect([...view.changed].sort(), event.type).toEqual(changedHere.sort());
+        if (event.type === 'ProxyDisabled') atDisable = [...view.changed].sort();
+      }
+      // A disable ends every live key of the instance at once; the grant after it is revoked from birth.
+      expect(atDisable).toEqual([k5.accessId, k6.accessId].sort());
+      expect(view.changed).toHaveLength(1);
+    });
+
     it('lists an instance’s keys, tombstones included, and nothing of other instances', () => {
       const [k1, k2, other] = [newKey(), newKey(), newKey()];
       const { view } = build(

@@ -1,0 +1,2 @@
+import { schedulerBench } from './test/bench/tmp-sched.bench.ts';
+await schedulerBench();
