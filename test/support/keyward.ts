@@ -35,6 +35,7 @@ export interface KeywardOptions {
   readonly masterKey?: SealingKey;
   /** The clock of every command, and of the scheduler, which runs only when a clock is given. */
   readonly clock?: SchedulerClock;
+  readonly schedulerConcurrency?: number;
   /** Runs the relay in this process, sealing database passwords for proxy nodes under this key. */
   readonly proxyKey?: SealingKey;
 }
@@ -56,7 +57,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const startKeyward = async (natsUrl: string, options: string | KeywardOptions = {}): Promise<Keyward> => {
-  const { prefix = 'keyward', dir: reopened, masterKey = SealingKey.generate(), clock, proxyKey } = typeof options === 'string' ? { prefix: options } : options;
+  const { prefix = 'keyward', dir: reopened, masterKey = SealingKey.generate(), clock, proxyKey, schedulerConcurrency } = typeof options === 'string' ? { prefix: options } : options;
   const dir = reopened ?? mkdtempSync(join(tmpdir(), 'keyward-e2e-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -82,7 +83,7 @@ export const startKeyward = async (natsUrl: string, options: string | KeywardOpt
   const running = service;
   const relay = proxyKey === undefined ? undefined : startRelay({ store, nc: serviceConnection, prefix, masterKey, proxyKey, log });
   await relay?.ready;
-  const scheduler = clock === undefined ? undefined : startScheduler({ ctx, log, clock });
+  const scheduler = clock === undefined ? undefined : startScheduler({ ctx, log, clock, concurrency: schedulerConcurrency });
   await scheduler?.ready;
   let stopping: Promise<void> | undefined;
   return {

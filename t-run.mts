@@ -1,2 +1,0 @@
-import { schedulerBench } from './test/bench/tmp-sched.bench.ts';
-await schedulerBench();
