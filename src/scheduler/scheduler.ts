@@ -234,12 +234,22 @@ export const startScheduler = (options: SchedulerOptions): RunningScheduler => {
     }
   };
 
+  // The views must hold what was recorded before the start, or the first pass would serve
+  // due times that are long gone. A store that cannot answer yet is asked again.
+  const caughtUp = async (): Promise<void> => {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await Promise.race([projector.current(), stopSignalled]);
+        return;
+      } catch (e) {
+        log.warn({ attempt, err: e instanceof Error ? e.message : String(e) }, 'scheduler cannot read the store yet; trying again');
+        await Promise.race([new Promise((r) => setTimeout(r, Math.min(RETRY_FIRST_MS * attempt, RETRY_MAX_MS))), stopSignalled]);
+      }
+    }
+  };
   let running: Promise<void> | undefined;
-  const ready = Promise.race([projector.current(), stopSignalled]).then(() => {
+  const ready = caughtUp().then(() => {
     if (!stopped) running = loop();
-  });
-  ready.catch((e: unknown) => {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, 'scheduler could not start');
   });
 
   return {
@@ -255,7 +265,7 @@ export const startScheduler = (options: SchedulerOptions): RunningScheduler => {
       onStop();
       interrupt();
       offApplied();
-      await ready.catch(() => undefined);
+      await ready;
       await running;
       for (const resolve of idleWaiters) resolve();
       idleWaiters = [];

@@ -326,14 +326,15 @@ describe('a busy or failing store', () => {
     expect(grantOf(p.ctx, 'late-99')).toMatchObject({ status: 'active', rotatesAt: null });
   }, 120_000);
 
-  it('a store that refuses writes for a while: the due rotation is made once when it is back', async () => {
+  it('a store that cannot be used for a while, at start and when a rotation falls due: the rotation is made once when it is back', async () => {
+    const unavailable = (): Error => new StoreUnavailableError('the event store cannot be used now (SQLITE_BUSY)');
     const { open, events } = setup();
     let refusing = false;
     const flaky = (store: EventStore): EventStore => ({
-      append: (s, e, x) => (refusing ? Promise.reject(new StoreUnavailableError('the event store cannot be used now (SQLITE_BUSY)')) : store.append(s, e, x)),
+      append: (s, e, x) => (refusing ? Promise.reject(unavailable()) : store.append(s, e, x)),
       readStream: (s, o) => store.readStream(s, o),
       readAll: (o) => store.readAll(o),
-      lastPosition: () => store.lastPosition(),
+      lastPosition: () => (refusing ? Promise.reject(unavailable()) : store.lastPosition()),
       subscribe: (o) => store.subscribe(o),
       comparePositions: (a, b) => store.comparePositions(a, b),
       close: () => store.close(),
@@ -341,7 +342,12 @@ describe('a busy or failing store', () => {
     const p = open(new ManualClock(T0), flaky);
     await enable(p.ctx);
     await authorizeUser(p.ctx, 'bob', HOURLY);
+    // Started while the store cannot answer: it waits, and starts once it can.
+    refusing = true;
     const scheduler = p.startScheduler();
+    await new Promise((r) => setTimeout(r, 100));
+    refusing = false;
+    await scheduler.ready;
     refusing = true;
     p.clock.set(at(3600));
     // The pass that failed still ends; nothing was recorded.
