@@ -2,6 +2,7 @@
 // line of its own, and the process does not start on a setting it cannot use.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
 import { SealingKey } from './crypto.js';
 
 export class ConfigError extends Error {
@@ -61,24 +62,62 @@ export interface SqliteStoreSettings {
   readonly synchronous: 'FULL' | 'NORMAL';
 }
 
-export type StoreSettings = SqliteStoreSettings;
+export interface EsdbStoreSettings {
+  readonly kind: 'esdb';
+  readonly connectionString: string;
+}
+
+export type StoreSettings = SqliteStoreSettings | EsdbStoreSettings;
+
+/** What the store is, for logs: the connection string without user name and password. */
+export const describeStore = (settings: StoreSettings): string =>
+  settings.kind === 'sqlite' ? `sqlite:${settings.path}` : withoutCredentials(settings.connectionString);
+
+const withoutCredentials = (connectionString: string): string => connectionString.replace(/^(esdb(?:\+discover)?:\/\/)[^@/?]*@/i, '$1');
+
+/**
+ * Problems with an EventStoreDB connection string, checked by the client's own parser without
+ * the credentials (its messages quote the string) and with its warnings (an unknown option is
+ * ignored by the client, so a misspelt one would silently change nothing) taken as problems.
+ */
+const esdbProblems = (connectionString: string): string[] => {
+  const problems: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    problems.push(`KEYWARD_STORE: ${String(args[0]).split('\n')[0] ?? ''}`);
+  };
+  try {
+    parseConnectionString(withoutCredentials(connectionString));
+  } catch (e) {
+    problems.push(`KEYWARD_STORE is not an EventStoreDB connection string: ${(e instanceof Error ? e.message : String(e)).split('\n')[0] ?? ''}`);
+  } finally {
+    console.warn = warn;
+  }
+  return problems;
+};
 
 export const DEFAULT_SQLITE_PATH = './data/keyward.db';
 
 /**
  * KEYWARD_STORE names the event store: absent, the embedded SQLite store at
- * ./data/keyward.db; `sqlite:<path>` for another file. KEYWARD_SQLITE_SYNCHRONOUS=NORMAL
- * trades the last commits before a power loss for faster appends (README, "Durability").
+ * ./data/keyward.db; `sqlite:<path>` for another file; `esdb://…` (or `esdb+discover://…`)
+ * for EventStoreDB, as its client takes it. KEYWARD_SQLITE_SYNCHRONOUS=NORMAL trades the last
+ * commits before a power loss for faster appends (README, "Durability").
  */
 export const loadStoreSettings = (env: NodeJS.ProcessEnv): StoreSettings => {
   const problems: string[] = [];
   const store = env.KEYWARD_STORE ?? '';
+  if (/^esdb(\+discover)?:\/\//i.test(store)) {
+    const esdb = esdbProblems(store);
+    if (esdb.length > 0) throw new ConfigError(esdb);
+    return { kind: 'esdb', connectionString: store };
+  }
   let path = DEFAULT_SQLITE_PATH;
   if (store.startsWith('sqlite:')) {
     path = store.slice('sqlite:'.length);
     if (path === '') problems.push('KEYWARD_STORE=sqlite: needs a file path after the colon, like sqlite:./data/keyward.db');
   } else if (store !== '') {
-    problems.push(`KEYWARD_STORE must be sqlite:<path> (the embedded store); it is "${store.slice(0, 80)}"`);
+    problems.push(`KEYWARD_STORE must be sqlite:<path> (the embedded store) or an EventStoreDB connection string (esdb://host:2113?tls=false); it is "${withoutCredentials(store).slice(0, 80)}"`);
   }
   const synchronous = env.KEYWARD_SQLITE_SYNCHRONOUS ?? 'FULL';
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') problems.push(`KEYWARD_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not "${synchronous.slice(0, 20)}"`);
@@ -126,7 +165,7 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel.slice(0, 20)}"`);
   const store = attempt(() => loadStoreSettings(env));
-  const dataDir = dirname(store?.path ?? DEFAULT_SQLITE_PATH);
+  const dataDir = dirname(store?.kind === 'sqlite' ? store.path : DEFAULT_SQLITE_PATH);
   const masterKey = attempt(() => loadMasterKey(env, dataDir));
   const relayOn = (env.KEYWARD_RELAY ?? 'on') === 'on';
   if (!['on', 'off'].includes(env.KEYWARD_RELAY ?? 'on')) problems.push(`KEYWARD_RELAY must be on or off, not "${(env.KEYWARD_RELAY ?? '').slice(0, 20)}"`);

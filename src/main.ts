@@ -3,7 +3,7 @@
 import { connect, type NatsConnection } from 'nats';
 import { Projector } from './app/projector.js';
 import { systemClock } from './app/context.js';
-import { ConfigError, loadServiceConfig } from './config.js';
+import { ConfigError, describeStore, loadServiceConfig } from './config.js';
 import { createLogger } from './log.js';
 import { health } from './service/health.js';
 import { startHttpServer } from './service/http.js';
@@ -11,7 +11,7 @@ import { createServiceMetrics } from './service/metrics.js';
 import { startService } from './service/service.js';
 import { startRelay } from './relay/relay.js';
 import { startScheduler } from './scheduler/scheduler.js';
-import { SqliteEventStore } from './store/sqlite/sqlite-store.js';
+import { openStore } from './store/open.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`keyward: ${message}\n`);
@@ -34,7 +34,7 @@ const nc: NatsConnection = await connect({ servers: config.natsUrl, name: 'keywa
   fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`),
 );
 
-const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+const store = openStore(config.store);
 const projector = new Projector(store);
 projector.start();
 const ctx = { store, masterKey: config.masterKey.key, clock: systemClock, projector };
@@ -86,7 +86,7 @@ relay?.ready.then(
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'relay could not start');
   },
 );
-log.info({ nats: config.natsUrl, prefix: config.prefix, store: config.store.path, http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on', scheduler: scheduler === undefined ? 'off' : 'on' }, 'keyward is serving');
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: describeStore(config.store), http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on', scheduler: scheduler === undefined ? 'off' : 'on' }, 'keyward is serving');
 
 void (async () => {
   for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');

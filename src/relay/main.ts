@@ -3,7 +3,7 @@
 import { connect } from 'nats';
 import { ConfigError, loadServiceConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { SqliteEventStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open.js';
 import { startRelay } from './relay.js';
 
 export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
@@ -23,7 +23,7 @@ export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
     process.stderr.write(`keyward relay: no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)\n`);
     return 1;
   }
-  const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+  const store = openStore(config.store);
   const relay = startRelay({ store, nc, prefix: config.prefix, masterKey: config.masterKey.key, proxyKey: relaySettings.proxyKey.key, log, replicas: relaySettings.replicas });
   await relay.ready;
   log.info({ position: relay.position() ?? null }, 'relay ready');

@@ -3,9 +3,9 @@
 // key (a rotation seals the new secret), not NATS: the relay carries its changes to proxy nodes.
 import { Projector } from '../app/projector.js';
 import { systemClock } from '../app/context.js';
-import { ConfigError, loadServiceConfig } from '../config.js';
+import { ConfigError, describeStore, loadServiceConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { SqliteEventStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open.js';
 import { startScheduler } from './scheduler.js';
 
 export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
@@ -19,12 +19,12 @@ export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
   }
   const log = createLogger({ level: config.logLevel });
   if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
-  const store = SqliteEventStore.open({ path: config.store.path, synchronous: config.store.synchronous });
+  const store = openStore(config.store);
   const projector = new Projector(store);
   projector.start();
   const scheduler = startScheduler({ ctx: { store, masterKey: config.masterKey.key, clock: systemClock, projector }, log });
   await scheduler.ready;
-  log.info({ store: config.store.path }, 'scheduler ready: following the schedule');
+  log.info({ store: describeStore(config.store) }, 'scheduler ready: following the schedule');
   // Signal handlers keep no process alive, and with nothing scheduled neither does anything
   // else here (the store's poll timer is unref'd): hold the process open until told to stop.
   const alive = setInterval(() => undefined, 1 << 30);

@@ -13,6 +13,7 @@ import { SealingKey } from '../../src/crypto.js';
 import { createLogger } from '../../src/log.js';
 import { startService, type RunningService } from '../../src/service/service.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { EventStore } from '../../src/store/types.js';
 
 export interface Answer {
   readonly ok: boolean;
@@ -36,6 +37,8 @@ export interface KeywardOptions {
   /** The clock of every command, and of the scheduler, which runs only when a clock is given. */
   readonly clock?: SchedulerClock;
   readonly schedulerConcurrency?: number;
+  /** The event store to run on (closed when keyward stops); a SQLite file in the data folder by default. */
+  readonly store?: EventStore;
   /** Runs the relay in this process, sealing database passwords for proxy nodes under this key. */
   readonly proxyKey?: SealingKey;
 }
@@ -57,7 +60,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const startKeyward = async (natsUrl: string, options: string | KeywardOptions = {}): Promise<Keyward> => {
-  const { prefix = 'keyward', dir: reopened, masterKey = SealingKey.generate(), clock, proxyKey, schedulerConcurrency } = typeof options === 'string' ? { prefix: options } : options;
+  const { prefix = 'keyward', dir: reopened, masterKey = SealingKey.generate(), clock, proxyKey, schedulerConcurrency, store: given } = typeof options === 'string' ? { prefix: options } : options;
   const dir = reopened ?? mkdtempSync(join(tmpdir(), 'keyward-e2e-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -66,7 +69,7 @@ export const startKeyward = async (natsUrl: string, options: string | KeywardOpt
       done();
     },
   });
-  const store = SqliteEventStore.open({ path: join(dir, 'keyward.db') });
+  const store = given ?? SqliteEventStore.open({ path: join(dir, 'keyward.db') });
   const projector = new Projector(store);
   projector.start();
   const ctx: AppContext = { store, masterKey, clock: clock === undefined ? systemClock : () => clock.now(), projector };

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadMasterKey, loadServiceConfig, loadStoreSettings } from '../../src/config.js';
+import { ConfigError, describeStore, loadMasterKey, loadServiceConfig, loadStoreSettings } from '../../src/config.js';
 import { SealingKey } from '../../src/crypto.js';
 import { Secret } from '../../domain/index.js';
 
@@ -65,6 +65,34 @@ describe('the event store setting', () => {
     });
   });
 
+  it('an EventStoreDB connection string selects EventStoreDB, for one node or a cluster', () => {
+    for (const connectionString of ['esdb://127.0.0.1:2113?tls=false', 'esdb://node1:2113,node2:2113,node3:2113?tls=true&nodePreference=leader', 'esdb+discover://cluster.example:2113']) {
+      expect(loadStoreSettings({ KEYWARD_STORE: connectionString })).toEqual({ kind: 'esdb', connectionString });
+    }
+  });
+
+  it('a bad EventStoreDB connection string is refused with the parser’s reason, never its password', () => {
+    const problems = (store: string): readonly string[] => {
+      try {
+        loadStoreSettings({ KEYWARD_STORE: store });
+      } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+      }
+      return [];
+    };
+    expect(problems('esdb://admin:hunter2-secret@host:2113?tls=maybe')).toEqual([expect.stringMatching(/^KEYWARD_STORE is not an EventStoreDB connection string: .*true or false/)]);
+    expect(problems('esdb://host:port')).toEqual([expect.stringMatching(/expected port number/)]);
+    // The client would ignore a misspelt option without a word: keyward refuses it.
+    expect(problems('esdb://admin:hunter2-secret@host:2113?tsl=false')).toEqual(['KEYWARD_STORE: Unknown option key "tsl", setting will be ignored.']);
+    for (const p of [...problems('esdb://admin:hunter2-secret@host:2113?tls=maybe'), ...problems('esdb://admin:hunter2-secret@host:2113?tsl=false')]) expect(p).not.toContain('hunter2');
+  });
+
+  it('names the store for logs without its credentials', () => {
+    expect(describeStore({ kind: 'esdb', connectionString: 'esdb://admin:hunter2@node1:2113,node2:2113?tls=true' })).toBe('esdb://node1:2113,node2:2113?tls=true');
+    expect(describeStore({ kind: 'sqlite', path: './data/keyward.db', synchronous: 'FULL' })).toBe('sqlite:./data/keyward.db');
+  });
+
   it('reports every problem, one line each', () => {
     let error: unknown;
     try {
@@ -74,7 +102,7 @@ describe('the event store setting', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      'KEYWARD_STORE must be sqlite:<path> (the embedded store); it is "mongodb://x"',
+      'KEYWARD_STORE must be sqlite:<path> (the embedded store) or an EventStoreDB connection string (esdb://host:2113?tls=false); it is "mongodb://x"',
       'KEYWARD_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not "OFF"',
     ]);
   });
