@@ -46,6 +46,11 @@ export interface EsdbStoreOptions {
   readonly connectionString: string;
   /** Pause before a dropped subscription is opened again; doubles up to 5 s. */
   readonly resubscribeMs?: number;
+  /**
+   * Prefixed to every stream name (like `staging.`), so several keyward stores can share one
+   * EventStoreDB and each sees only its own; the tests use it to run on a shared server.
+   */
+  readonly namespace?: string;
 }
 
 const DIGITS = 20;
@@ -97,12 +102,34 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class EsdbEventStore implements EventStore {
   readonly #client: EventStoreDBClient;
   readonly #resubscribeMs: number;
+  readonly #namespace: string;
   #closed = false;
   readonly #open = new Set<{ close(): Promise<void> }>();
 
   private constructor(client: EventStoreDBClient, options: EsdbStoreOptions) {
     this.#client = client;
     this.#resubscribeMs = options.resubscribeMs ?? 100;
+    this.#namespace = options.namespace ?? '';
+    if (this.#namespace.startsWith('$')) throw new TypeError('an EventStoreDB namespace must not start with $ (EventStoreDB keeps those streams for itself)');
+  }
+
+  /** Keyward's event from EventStoreDB's, or undefined for EventStoreDB's own and other namespaces'. */
+  #toStored(resolved: ResolvedEvent | AllStreamResolvedEvent): StoredEvent | undefined {
+    const event = resolved.event;
+    if (event === undefined || isSystem(event.streamId, event.type) || !event.streamId.startsWith(this.#namespace)) return undefined;
+    if (event.position === undefined) {
+      throw new StoreIncompatibleError('EventStoreDB returned an event without its position: keyward needs EventStoreDB 22.6 or later');
+    }
+    if (!event.isJson) throw new StoreIncompatibleError(`event ${event.id} (${event.streamId}@${event.revision}) is not JSON: not a keyward event`);
+    return {
+      id: event.id,
+      streamId: event.streamId.slice(this.#namespace.length),
+      revision: Number(event.revision),
+      position: encodePosition(event.position),
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata ?? null,
+    };
   }
 
   /** Connects lazily: the first call reaches the server, so a store that is down now is not an error yet. */
@@ -120,7 +147,7 @@ export class EsdbEventStore implements EventStore {
     let result;
     try {
       result = await this.#client.appendToStream(
-        streamId,
+        this.#namespace + streamId,
         events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data as Record<string, unknown>, metadata: e.metadata as Record<string, unknown> })),
         { expectedRevision: expectedOf(expected) },
       );
@@ -152,8 +179,8 @@ export class EsdbEventStore implements EventStore {
     this.#checkOpen();
     const out: StoredEvent[] = [];
     try {
-      for await (const resolved of this.#client.readStream(streamId, { fromRevision: BigInt(fromRevision), direction: FORWARDS, ...(maxCount === undefined ? {} : { maxCount }) })) {
-        const stored = toStored(resolved);
+      for await (const resolved of this.#client.readStream(this.#namespace + streamId, { fromRevision: BigInt(fromRevision), direction: FORWARDS, ...(maxCount === undefined ? {} : { maxCount }) })) {
+        const stored = this.#toStored(resolved);
         if (stored !== undefined) out.push(stored);
       }
     } catch (e) {
@@ -166,9 +193,9 @@ export class EsdbEventStore implements EventStore {
   async lastPosition(): Promise<Position | undefined> {
     this.#checkOpen();
     try {
-      // EventStoreDB's own events may come last; the newest of ours is a few steps back at most.
+      // EventStoreDB's own events (and other namespaces') may come last: the newest of ours is further back.
       for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END })) {
-        const stored = toStored(resolved);
+        const stored = this.#toStored(resolved);
         if (stored !== undefined) return stored.position;
       }
     } catch (e) {
@@ -199,7 +226,7 @@ export class EsdbEventStore implements EventStore {
     this.#checkOpen();
     try {
       for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END })) {
-        const stored = toStored(resolved);
+        const stored = this.#toStored(resolved);
         if (stored !== undefined && categories.includes(categoryOf(stored.streamId))) return stored.position;
       }
     } catch (e) {
@@ -212,7 +239,14 @@ export class EsdbEventStore implements EventStore {
     this.#checkOpen();
     const client = this.#client;
     const categories = options.categories;
-    const filter = categories === undefined || categories.length === 0 ? excludeSystemEvents() : streamNameFilter({ prefixes: categories.map((c) => `${c}-`) });
+    const ns = this.#namespace;
+    const filter =
+      categories === undefined || categories.length === 0
+        ? ns === ''
+          ? excludeSystemEvents()
+          : streamNameFilter({ prefixes: [ns] })
+        : streamNameFilter({ prefixes: categories.map((c) => `${ns}${c}-`) });
+    const toStored = (resolved: AllStreamResolvedEvent): StoredEvent | undefined => this.#toStored(resolved);
     let last = options.after === undefined ? undefined : decodePosition(options.after);
     let closed = false;
     // A function, not the variable: close() flips it while the generator is suspended.
@@ -276,22 +310,3 @@ export class EsdbEventStore implements EventStore {
     await this.#client.dispose();
   }
 }
-
-/** Keyward's event from EventStoreDB's, or undefined for EventStoreDB's own. */
-const toStored = (resolved: ResolvedEvent | AllStreamResolvedEvent): StoredEvent | undefined => {
-  const event = resolved.event;
-  if (event === undefined || isSystem(event.streamId, event.type)) return undefined;
-  if (event.position === undefined) {
-    throw new StoreIncompatibleError('EventStoreDB returned an event without its position: keyward needs EventStoreDB 22.6 or later');
-  }
-  if (!event.isJson) throw new StoreIncompatibleError(`event ${event.id} (${event.streamId}@${event.revision}) is not JSON: not a keyward event`);
-  return {
-    id: event.id,
-    streamId: event.streamId,
-    revision: Number(event.revision),
-    position: encodePosition(event.position),
-    type: event.type,
-    data: event.data,
-    metadata: event.metadata ?? null,
-  };
-};
