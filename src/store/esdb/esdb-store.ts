@@ -190,18 +190,37 @@ export class EsdbEventStore implements EventStore {
     return out;
   }
 
-  async lastPosition(): Promise<Position | undefined> {
+  lastPosition(): Promise<Position | undefined> {
+    return this.#newest(() => true);
+  }
+
+  /**
+   * The newest of our events that `matches`, read backwards from the end of $all: EventStoreDB's
+   * own events (and other namespaces') may come after it. Page by page, each read to its end:
+   * a read left early keeps its call open and the client never closes.
+   */
+  async #newest(matches: (e: StoredEvent) => boolean): Promise<Position | undefined> {
     this.#checkOpen();
+    const PAGE = 64;
+    let from: EsdbPosition | typeof END = END;
     try {
-      // EventStoreDB's own events (and other namespaces') may come last: the newest of ours is further back.
-      for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END })) {
-        const stored = this.#toStored(resolved);
-        if (stored !== undefined) return stored.position;
+      for (;;) {
+        let found: StoredEvent | undefined;
+        let read = 0;
+        let oldest: EsdbPosition | undefined;
+        for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount: PAGE })) {
+          read++;
+          oldest = resolved.event?.position ?? oldest;
+          const stored = this.#toStored(resolved);
+          if (found === undefined && stored !== undefined && matches(stored)) found = stored;
+        }
+        if (found !== undefined) return found.position;
+        if (read < PAGE || oldest === undefined) return undefined;
+        from = oldest;
       }
     } catch (e) {
       throw translate(e, 'read the end of $all');
     }
-    return undefined;
   }
 
   // A read that ends: the same filtered feed as a subscription, up to the last event of ours
@@ -221,18 +240,8 @@ export class EsdbEventStore implements EventStore {
   }
 
   /** The position of the newest event in one of `categories` (any of ours without them). */
-  async #lastMatching(categories: readonly string[] | undefined): Promise<Position | undefined> {
-    if (categories === undefined || categories.length === 0) return this.lastPosition();
-    this.#checkOpen();
-    try {
-      for await (const resolved of this.#client.readAll({ direction: BACKWARDS, fromPosition: END })) {
-        const stored = this.#toStored(resolved);
-        if (stored !== undefined && categories.includes(categoryOf(stored.streamId))) return stored.position;
-      }
-    } catch (e) {
-      throw translate(e, 'read the end of $all');
-    }
-    return undefined;
+  #lastMatching(categories: readonly string[] | undefined): Promise<Position | undefined> {
+    return categories === undefined || categories.length === 0 ? this.lastPosition() : this.#newest((e) => categories.includes(categoryOf(e.streamId)));
   }
 
   subscribe(options: ReadAllOptions = {}): Subscription {

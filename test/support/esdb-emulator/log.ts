@@ -1,5 +1,6 @@
 // The emulator's memory: one ordered log ($all), indexed by stream, with EventStoreDB's
 // append rules. It outlives the gRPC server, so a stopped and restarted emulator keeps its data.
+import { randomUUID } from 'node:crypto';
 
 export interface ProposedEvent {
   /** Lower case, so ids compare as the server's Guids do. */
@@ -47,7 +48,7 @@ export class EventLog {
 
   constructor() {
     for (const [stream, type, data] of SYSTEM_EVENTS) {
-      this.write(stream, [{ id: crypto.randomUUID(), type, contentType: 'application/json', data: json(data), metadata: new Uint8Array() }]);
+      this.write(stream, [{ id: randomUUID(), type, contentType: 'application/json', data: json(data), metadata: new Uint8Array() }]);
     }
   }
 
@@ -59,10 +60,6 @@ export class EventLog {
   listen(listener: (event: RecordedEvent) => void): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
-  }
-
-  forgetListeners(): void {
-    this.listeners.clear();
   }
 
   append(streamName: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {

@@ -1,0 +1,75 @@
+// keyward on EventStoreDB when the server goes away in the middle of a burst of commands:
+// commands answer UNAVAILABLE and record nothing, keyward keeps serving, and once the server
+// is back every command retried with its commandId is recorded once and reaches the
+// projections once.
+import { randomUUID } from 'node:crypto';
+import { expect, it } from 'vitest';
+import { EsdbEventStore } from '../../src/store/esdb/esdb-store.js';
+import { withCleanups } from '../support/cleanups.js';
+import { startEsdbEmulator } from '../support/esdb-emulator/index.js';
+import { ok, startKeyward, type Answer } from '../support/keyward.js';
+import { startNatsServer } from '../support/nats-server.js';
+
+const admin = { userId: 'ada', role: 'admin' };
+const INSTANCE = 'orders-db';
+const USERS = 200;
+
+const cleanups = withCleanups();
+
+it('the emulator stopped and restarted in the middle of a burst: each command recorded once, each event applied once', async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.dispose());
+  const emulator = await startEsdbEmulator();
+  cleanups.push(() => emulator.dispose());
+  const kw = await startKeyward(nats.url, { store: EsdbEventStore.open({ connectionString: emulator.url, resubscribeMs: 20 }) });
+  cleanups.push(() => kw.stop());
+  const applied: string[] = [];
+  kw.ctx.projector.onApplied((e) => applied.push(e.id));
+
+  ok(await kw.request('cmd.proxy.enable', { actor: admin, instanceId: INSTANCE, databaseAccount: { username: 'proxy_acct', password: 'pw' } }));
+  const commandIds = Array.from({ length: USERS }, () => randomUUID());
+  const authorize = (i: number): Promise<Answer> =>
+    kw.request('cmd.authorize', { commandId: commandIds[i], actor: admin, instanceId: INSTANCE, userId: `user-${i}`, policy: { type: 'system' } });
+
+  const codes = new Map<string, number>();
+  let stopped = false;
+  const burst = Array.from({ length: USERS }, async (_, i) => {
+    if (i === USERS / 2 && !stopped) {
+      stopped = true;
+      await emulator.stop();
+      setTimeout(() => void emulator.start(), 500);
+    }
+    const answer = await authorize(i);
+    const code = answer.ok ? 'ok' : (answer.error?.code ?? '?');
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+  });
+  await Promise.all(burst);
+  // Only successes and UNAVAILABLE: nothing else is a fair answer to a server going away;
+  // and the server did go away in the middle of it.
+  expect([...codes.keys()].every((c) => c === 'ok' || c === 'UNAVAILABLE')).toBe(true);
+  expect(codes.get('UNAVAILABLE') ?? 0).toBeGreaterThan(0);
+
+  // Callers retry with their commandId, as API.md tells them to.
+  for (let i = 0; i < USERS; i++) {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await authorize(i);
+      if (answer.ok) break;
+      expect(answer.error?.code).toBe('UNAVAILABLE');
+      if (attempt > 100) throw new Error(`user-${i} never recorded`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const reader = EsdbEventStore.open({ connectionString: emulator.url });
+  cleanups.push(() => reader.close());
+  const recorded = [];
+  for await (const e of reader.readAll()) recorded.push(e);
+  const grants = recorded.filter((e) => e.type === 'AccessGranted');
+  expect(grants).toHaveLength(USERS);
+  expect(new Set(grants.map((e) => e.streamId)).size).toBe(USERS);
+
+  for (let i = 0; i < 200 && applied.length < recorded.length; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(applied).toHaveLength(recorded.length);
+  expect(new Set(applied).size).toBe(recorded.length);
+  expect(ok(await kw.request('query.grants', { actor: admin, instanceId: INSTANCE, limit: 500 })).items).toHaveLength(USERS);
+}, 120_000);
