@@ -1,20 +1,18 @@
 // What operators meet: logs without secrets, a NATS restart, several processes in one queue
 // group, and a start without NATS.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
 import { KEYS_BUCKET } from '../../src/keys/kv.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import { withCleanups } from '../support/cleanups.js';
+import { startProcess } from '../support/service-process.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { ok, startKeyward, type Answer, type Keyward } from '../support/keyward.js';
 
-const MAIN = join(import.meta.dirname, '../../src/main.ts');
 const admin = { userId: 'ada', role: 'admin' };
 const bob = { userId: 'bob', role: 'user' };
 
@@ -29,22 +27,6 @@ const withKeyward = async (url: string): Promise<Keyward> => {
   const kw = await startKeyward(url);
   cleanups.push(() => kw.stop());
   return kw;
-};
-
-/** `npm start`'s entry point as a child process, resolved once it says it is serving. */
-const startProcess = (env: Record<string, string>, stdout: string[] = []): { child: ChildProcess; serving: Promise<void>; exited: Promise<number | null>; stderr: string[] } => {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, KEYWARD_HTTP_PORT: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
-  createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
-  const serving = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      stdout.push(l);
-      if (l.includes('keyward is serving')) resolve();
-    });
-    void exited.then((code) => { reject(new Error(`keyward exited with ${String(code)}: ${stderr.join('\n')}`)); });
-  });
-  return { child, serving, exited, stderr };
 };
 
 describe('logs', () => {

@@ -1,14 +1,17 @@
-// keyward on EventStoreDB when the server goes away in the middle of a burst of commands:
-// commands answer UNAVAILABLE and record nothing, keyward keeps serving, and once the server
-// is back every command retried with its commandId is recorded once and reaches the
-// projections once.
+// keyward on EventStoreDB (the test emulator): started as an operator starts it, and when
+// the server goes away in the middle of a burst of commands: commands answer UNAVAILABLE and
+// record nothing, keyward keeps serving, and once the server is back every command retried
+// with its commandId is recorded once and reaches the projections once.
 import { randomUUID } from 'node:crypto';
+import { connect, JSONCodec } from 'nats';
 import { expect, it } from 'vitest';
+import { SealingKey } from '../../src/crypto.js';
 import { EsdbEventStore } from '../../src/store/esdb/esdb-store.js';
 import { withCleanups } from '../support/cleanups.js';
 import { startEsdbEmulator } from '../support/esdb-emulator/index.js';
 import { ok, startKeyward, type Answer } from '../support/keyward.js';
 import { startNatsServer } from '../support/nats-server.js';
+import { startProcess } from '../support/service-process.js';
 
 const admin = { userId: 'ada', role: 'admin' };
 const INSTANCE = 'orders-db';
@@ -73,3 +76,35 @@ it('the emulator stopped and restarted in the middle of a burst: each command re
   expect(new Set(applied).size).toBe(recorded.length);
   expect(ok(await kw.request('query.grants', { actor: admin, instanceId: INSTANCE, limit: 500 })).items).toHaveLength(USERS);
 }, 120_000);
+
+it('npm start with KEYWARD_STORE=esdb://…: serves on EventStoreDB, and its log names the server without the password', async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.dispose());
+  const emulator = await startEsdbEmulator();
+  cleanups.push(() => emulator.dispose());
+  const connectionString = emulator.url.replace('esdb://', 'esdb://admin:Ch4ngeit-pw@');
+  const stdout: string[] = [];
+  const service = startProcess(
+    { KEYWARD_STORE: connectionString, KEYWARD_NATS_URL: nats.url, KEYWARD_MASTER_KEY: SealingKey.generate().exportBase64(), KEYWARD_PROXY_KEY: SealingKey.generate().exportBase64() },
+    stdout,
+  );
+  cleanups.push(async () => {
+    service.child.kill('SIGKILL');
+    await service.exited;
+  });
+  await service.serving;
+  const nc = await connect({ servers: nats.url });
+  cleanups.push(() => nc.close());
+  const json = JSONCodec<{ ok: boolean; result?: Record<string, unknown> }>();
+  const ask = async (subject: string, body: unknown) => json.decode((await nc.request(`keyward.${subject}`, JSONCodec().encode(body), { timeout: 10_000 })).data);
+  expect((await ask('cmd.proxy.enable', { actor: admin, instanceId: INSTANCE, databaseAccount: { username: 'proxy_acct', password: 'pw' } })).ok).toBe(true);
+  const granted = await ask('cmd.authorize', { actor: admin, instanceId: INSTANCE, userId: 'bob', policy: { type: 'system' } });
+  expect(granted.ok).toBe(true);
+
+  const reader = EsdbEventStore.open({ connectionString: emulator.url });
+  cleanups.push(() => reader.close());
+  expect((await reader.readStream(`grant-${INSTANCE}:bob`)).map((e) => e.type)).toEqual(['AccessGranted']);
+  const serving = stdout.find((l) => l.includes('keyward is serving')) ?? '';
+  expect(serving).toContain(`esdb://127.0.0.1:${emulator.port}`);
+  expect([...stdout, ...service.stderr].join('\n')).not.toContain('Ch4ngeit-pw');
+}, 60_000);
