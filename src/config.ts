@@ -140,6 +140,9 @@ export interface ServiceConfig {
   readonly scheduler: boolean;
 }
 
+/** The servers of a NATS URL setting: one URL, or several joined by commas (a cluster's seeds). */
+export const natsServers = (setting: string): string[] => setting.split(',').map((url) => url.trim());
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Every setting the service reads; all problems at once, one line each. */
@@ -155,7 +158,9 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
     }
   };
   const natsUrl = env.KEYWARD_NATS_URL ?? 'nats://127.0.0.1:4222';
-  if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) problems.push(`KEYWARD_NATS_URL must be a URL like nats://127.0.0.1:4222, not "${natsUrl.slice(0, 80)}"`);
+  if (!natsServers(natsUrl).every((url) => /^(nats|tls|ws|wss):\/\/[^\s,]+$/.test(url))) {
+    problems.push(`KEYWARD_NATS_URL must be a URL like nats://127.0.0.1:4222, or several joined by commas, not "${natsUrl.slice(0, 80)}"`);
+  }
   const prefix = env.KEYWARD_PREFIX ?? 'keyward';
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) problems.push(`KEYWARD_PREFIX must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots, not "${prefix.slice(0, 80)}"`);
   const portText = env.KEYWARD_HTTP_PORT ?? '9464';

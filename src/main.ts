@@ -3,7 +3,7 @@
 import { connect, type NatsConnection } from 'nats';
 import { Projector } from './app/projector.js';
 import { systemClock } from './app/context.js';
-import { ConfigError, describeStore, loadServiceConfig } from './config.js';
+import { ConfigError, describeStore, loadServiceConfig, natsServers } from './config.js';
 import { createLogger } from './log.js';
 import { health } from './service/health.js';
 import { startHttpServer } from './service/http.js';
@@ -30,7 +30,7 @@ const config = (() => {
 const log = createLogger({ level: config.logLevel });
 if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
 
-const nc: NatsConnection = await connect({ servers: config.natsUrl, name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() =>
+const nc: NatsConnection = await connect({ servers: natsServers(config.natsUrl), name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() =>
   fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`),
 );
 

@@ -1,5 +1,6 @@
 // One request and its reply, as API.md writes them. Every way it can fail becomes a Failure the
 // CLI prints and exits on; the connection lives only as long as the request.
+import { natsServers } from '../config.js';
 import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { printableUrl } from './common.js';
 
@@ -50,7 +51,7 @@ export const send = async (target: Target, subject: string, body: Record<string,
   const full = `${target.prefix}.${subject}`;
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: target.natsUrl, name: 'keyward-cli', timeout: target.timeoutMs, reconnect: false });
+    nc = await connect({ servers: natsServers(target.natsUrl), name: 'keyward-cli', timeout: target.timeoutMs, reconnect: false });
   } catch (e) {
     const code = natsCode(e);
     const refused = code === undefined || REFUSED.includes(code);

@@ -41,7 +41,8 @@ const actorFrom = (text: string | undefined): Actor => {
 };
 
 // The same forms the service accepts for KEYWARD_NATS_URL and KEYWARD_PREFIX (src/config.ts).
-export const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s]+$/;
+/** One NATS URL, or several joined by commas (a cluster's seeds). */
+export const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s,]+(,\s*(nats|tls|ws|wss):\/\/[^\s,]+)*$/;
 export const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {

@@ -1,7 +1,7 @@
 // `keyward relay`: the relay alone, for running it apart from the service (the same
 // settings as the service; KEYWARD_RELAY does not apply here).
 import { connect } from 'nats';
-import { ConfigError, loadServiceConfig } from '../config.js';
+import { ConfigError, loadServiceConfig, natsServers } from '../config.js';
 import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
 import { startRelay } from './relay.js';
@@ -18,7 +18,7 @@ export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
   const relaySettings = config.relay;
   if (relaySettings === null) return 1;
   const log = createLogger({ level: config.logLevel });
-  const nc = await connect({ servers: config.natsUrl, name: 'keyward-relay', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
+  const nc = await connect({ servers: natsServers(config.natsUrl), name: 'keyward-relay', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
   if (nc === undefined) {
     process.stderr.write(`keyward relay: no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)\n`);
     return 1;

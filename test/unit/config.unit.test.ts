@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, describeStore, loadMasterKey, loadServiceConfig, loadStoreSettings } from '../../src/config.js';
+import { ConfigError, describeStore, loadMasterKey, loadServiceConfig, loadStoreSettings, natsServers } from '../../src/config.js';
 import { SealingKey } from '../../src/crypto.js';
 import { Secret } from '../../domain/index.js';
 
@@ -118,5 +118,18 @@ describe('the scheduler setting', () => {
 
   it('anything but on or off is refused, saying what is accepted', () => {
     expect(() => loadServiceConfig({ ...base(), KEYWARD_SCHEDULER: 'yes' })).toThrow('KEYWARD_SCHEDULER must be on or off, not "yes"');
+  });
+});
+
+describe('the NATS setting', () => {
+  const base = (): NodeJS.ProcessEnv => ({ KEYWARD_DEV: '1', KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}` });
+
+  it('takes one server or a cluster’s seeds joined by commas, each one a server to try', () => {
+    const env = { ...base(), KEYWARD_NATS_URL: 'nats://n1:4222, nats://n2:4222,nats://n3:4222' };
+    expect(natsServers(loadServiceConfig(env).natsUrl)).toEqual(['nats://n1:4222', 'nats://n2:4222', 'nats://n3:4222']);
+  });
+
+  it('refuses a list with something that is not a NATS URL in it', () => {
+    expect(() => loadServiceConfig({ ...base(), KEYWARD_NATS_URL: 'nats://n1:4222,n2:4222' })).toThrow(/KEYWARD_NATS_URL must be a URL like nats:\/\/127.0.0.1:4222, or several joined by commas/);
   });
 });

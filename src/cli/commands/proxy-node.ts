@@ -3,6 +3,7 @@
 // ready`, then one JSON line per verification asked on stdin and per invalidated key. Logs go
 // to stderr so they never mix with it. It reads stdin and signals itself: it runs until
 // SIGTERM or SIGINT, which the request-and-reply Io has no words for.
+import { natsServers } from '../../config.js';
 import { createInterface } from 'node:readline';
 import { InstanceId } from '../../../domain/index.js';
 import { SealingKey } from '../../crypto.js';
@@ -50,7 +51,7 @@ const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
   if (stalenessMs !== undefined && stalenessMs < 1) throw new UsageError('--staleness-ms must be at least 1');
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  return { instances: all ? ('all' as const) : listed, servers, prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
+  return { instances: all ? ('all' as const) : listed, servers: natsServers(servers), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
 };
 
 // The database account's password is left out altogether, not even as [redacted].
