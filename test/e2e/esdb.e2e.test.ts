@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, JSONCodec } from 'nats';
 import { expect, it } from 'vitest';
 import { SealingKey } from '../../src/crypto.js';
+import { KEYS_BUCKET, kvKey } from '../../src/keys/kv.js';
 import { EsdbEventStore } from '../../src/store/esdb/esdb-store.js';
 import { withCleanups } from '../support/cleanups.js';
 import { startEsdbEmulator } from '../support/esdb-emulator/index.js';
@@ -104,6 +105,11 @@ it('npm start with KEYWARD_STORE=esdb://…: serves on EventStoreDB, and its log
   const reader = EsdbEventStore.open({ connectionString: emulator.url });
   cleanups.push(() => reader.close());
   expect((await reader.readStream(`grant-${INSTANCE}:bob`)).map((e) => e.type)).toEqual(['AccessGranted']);
+  // The relay in that process follows EventStoreDB too: the key reaches proxy nodes' bucket.
+  const kv = await nc.jetstream().views.kv(KEYS_BUCKET);
+  const state = async () => (await kv.get(kvKey(INSTANCE, String(granted.result?.accessId))))?.json<{ state: string }>().state;
+  for (let i = 0; i < 200 && (await state()) !== 'active'; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(await state()).toBe('active');
   const serving = stdout.find((l) => l.includes('keyward is serving')) ?? '';
   expect(serving).toContain(`esdb://127.0.0.1:${emulator.port}`);
   expect([...stdout, ...service.stderr].join('\n')).not.toContain('Ch4ngeit-pw');
