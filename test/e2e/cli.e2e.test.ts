@@ -1,9 +1,11 @@
 // `keyward <command>` as operators and scripts run it: a child process against a real
 // nats-server and keyward, reading tables, JSON and exit codes.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { proxyStreamId } from '../../domain/index.js';
+import { SealingKey } from '../../src/crypto.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { startKeyward, type Keyward } from '../support/keyward.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
@@ -191,5 +193,26 @@ describe('exit codes follow the error codes', () => {
     } finally {
       silent.unsubscribe();
     }
+  });
+});
+
+describe('long-running commands', () => {
+  it('a proxy node told to stop before NATS ever answered exits at once, with 0', { timeout: 30_000 }, async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => { resolve(free); });
+      });
+    });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'proxy-node', '--instance', INSTANCE, '--nats', `nats://127.0.0.1:${port}`], {
+      env: { ...process.env, KEYWARD_PROXY_KEY: SealingKey.generate().exportBase64(), KEYWARD_LOG_LEVEL: 'silent' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => { r('still running'); }, 8000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
   });
 });
