@@ -2,6 +2,10 @@
 // nats-server and keyward, reading tables, JSON and exit codes.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { proxyStreamId } from '../../domain/index.js';
@@ -214,5 +218,31 @@ describe('long-running commands', () => {
     const code = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => { r('still running'); }, 8000))]);
     if (code === 'still running') child.kill('SIGKILL');
     expect(code).toBe(0);
+  });
+});
+
+describe('keyward serve', () => {
+  it('keeps serving until told to stop, then exits with 0', { timeout: 30_000 }, async () => {
+    const nats = await startNatsServer();
+    const dir = mkdtempSync(join(tmpdir(), 'keyward-serve-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+      env: { ...process.env, KEYWARD_NATS_URL: nats.url, KEYWARD_DEV: '1', KEYWARD_STORE: `sqlite:${join(dir, 'keyward.db')}`, KEYWARD_HTTP_PORT: 'off' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (l) => { if (l.includes('keyward is serving')) resolve(); });
+        void exited.then(() => { reject(new Error('keyward serve exited before serving')); });
+      });
+      const early = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => { r('running'); }, 3000))]);
+      expect(early).toBe('running');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await nats.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

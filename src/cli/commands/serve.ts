@@ -2,7 +2,6 @@
 // serves both operators and the deployment.
 import type { CliCommand } from '../command.js';
 import { printFailure } from '../command.js';
-import { ExitCode } from '../exit-codes.js';
 
 export const SERVE: CliCommand = {
   words: ['serve'],
@@ -21,6 +20,8 @@ export const SERVE: CliCommand = {
   run: async (argv, io) => {
     if (argv.length > 0) return printFailure(io, false, { code: 'USAGE', message: 'keyward serve takes no flags; its settings come from the environment (see keyward serve --help)', details: [] });
     await import('../../main.js');
-    return ExitCode.OK;
+    // main.ts ends the process itself when told to stop: until then this command is running,
+    // not finished (the CLI ends a finished command's process).
+    return new Promise<number>(() => undefined);
   },
 };
