@@ -32,7 +32,7 @@ export const progressLine = (label: string, done: number, total: number | undefi
 export const progress = (label: string, target: ProgressTarget = { isTTY: process.stderr.isTTY, write: (t) => process.stderr.write(t) }): Progress => {
   if (!target.isTTY) return { update: () => undefined, finish: () => undefined };
   const started = performance.now();
-  let drawn = 0;
+  let drawn = Number.NEGATIVE_INFINITY;
   let shown = false;
   return {
     update: (done, total) => {
