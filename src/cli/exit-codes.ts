@@ -2,8 +2,11 @@
 // are part of the CLI's contract and only ever added to.
 import type { ApiErrorCode } from '../service/errors.js';
 
-/** An outcome the CLI itself decides: a refused command line, or a reply that never came. */
-export type LocalCode = 'OK' | 'FAILED' | 'USAGE' | 'TIMEOUT';
+/**
+ * An outcome the CLI itself decides: a refused command line, a reply that never came, or a
+ * recorded history that `keyward audit verify` found broken.
+ */
+export type LocalCode = 'OK' | 'FAILED' | 'USAGE' | 'TIMEOUT' | 'HISTORY_BROKEN';
 
 export const ExitCode = {
   OK: 0,
@@ -18,6 +21,7 @@ export const ExitCode = {
   UNAVAILABLE: 8,
   INTERNAL: 9,
   TIMEOUT: 10,
+  HISTORY_BROKEN: 11,
 } as const satisfies Record<ApiErrorCode | LocalCode, number>;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -36,6 +40,7 @@ const MEANINGS: readonly (readonly [number, string])[] = [
   [ExitCode.UNAVAILABLE, 'UNAVAILABLE: the event store, the NATS server or the keyward service cannot be reached'],
   [ExitCode.INTERNAL, 'INTERNAL: a bug in the service (or a reply this CLI cannot read)'],
   [ExitCode.TIMEOUT, 'no reply in time: a command may still have been recorded'],
+  [ExitCode.HISTORY_BROKEN, 'keyward audit verify: the recorded history has a break (an event edited, removed, reordered, repeated or malformed)'],
 ];
 
 export const EXIT_CODE_HELP = ['Exit codes:', ...MEANINGS.map(([n, text]) => `  ${String(n).padStart(2)}  ${text}`)].join('\n');
