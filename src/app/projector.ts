@@ -28,15 +28,30 @@ interface Waiter {
   readonly resolve: () => void;
 }
 
-export class Projector {
-  readonly views: Views = {
-    proxies: proxiesProjection.initial(),
-    grants: grantsProjection.initial(),
-    tickets: ticketsProjection.initial(),
-    keyIndex: keyIndexProjection.initial(),
-    schedule: scheduleProjection.initial(),
-    access: accessProjection.initial(),
+export const initialViews = (): Views => ({
+  proxies: proxiesProjection.initial(),
+  grants: grantsProjection.initial(),
+  tickets: ticketsProjection.initial(),
+  keyIndex: keyIndexProjection.initial(),
+  schedule: scheduleProjection.initial(),
+  access: accessProjection.initial(),
+});
+
+/** One event into every view: what the service does as events arrive and an audit replay does over history. */
+export const applyToViews = (v: Views, event: Recorded<DomainEvent>): void => {
+  const apply = <View>(projection: Projection<View>, view: View): void => {
+    projection.evolve(view, event);
   };
+  apply(proxiesProjection, v.proxies);
+  apply(grantsProjection, v.grants);
+  apply(ticketsProjection, v.tickets);
+  apply(keyIndexProjection, v.keyIndex);
+  apply(scheduleProjection, v.schedule);
+  apply(accessProjection, v.access);
+};
+
+export class Projector {
+  readonly views: Views = initialViews();
   #position: Position | undefined;
   #waiters: Waiter[] = [];
   readonly #listeners = new Set<(event: Recorded<DomainEvent>) => void>();
@@ -69,16 +84,7 @@ export class Projector {
   }
 
   #apply(event: Recorded<DomainEvent>): void {
-    const v = this.views;
-    const apply = <View>(projection: Projection<View>, view: View): void => {
-      projection.evolve(view, event);
-    };
-    apply(proxiesProjection, v.proxies);
-    apply(grantsProjection, v.grants);
-    apply(ticketsProjection, v.tickets);
-    apply(keyIndexProjection, v.keyIndex);
-    apply(scheduleProjection, v.schedule);
-    apply(accessProjection, v.access);
+    applyToViews(this.views, event);
     this.#position = event.position;
     for (const listener of this.#listeners) listener(event);
     if (this.#waiters.length > 0) {

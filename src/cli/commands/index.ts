@@ -1,6 +1,9 @@
 // The dispatch table: every `keyward <words>` there is. A new subcommand (relay, scheduler,
 // audit …, console) is one more CliCommand here; help and dispatch pick it up.
 import type { CliCommand } from '../command.js';
+import { AUDIT_COMMANDS } from './audit.js';
+import { AUDIT_TIMELINE } from './audit-timeline.js';
+import { AUDIT_VERIFY } from './audit-verify.js';
 import { KEY_COMMANDS } from './keys.js';
 import { PROXY_COMMANDS } from './proxy.js';
 import { PROXY_NODE } from './proxy-node.js';
@@ -9,4 +12,4 @@ import { SCHEDULER } from './scheduler.js';
 import { SERVE } from './serve.js';
 import { TICKET_COMMANDS } from './tickets.js';
 
-export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE];
+export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE, AUDIT_TIMELINE, ...AUDIT_COMMANDS, AUDIT_VERIFY];
