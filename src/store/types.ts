@@ -51,6 +51,8 @@ export interface ReadAllOptions {
   readonly after?: Position;
   /** Only streams of these categories (the part of the stream id before the first `-`). */
   readonly categories?: readonly string[];
+  /** Only events of these types: a replay that needs a few kinds skips the rest before decoding them. */
+  readonly types?: readonly string[];
 }
 
 /** A live feed of events: the past after a position, then every append as it commits. */

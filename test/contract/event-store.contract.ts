@@ -218,6 +218,20 @@ export const eventStoreContract = (name: string, factory: () => Promise<StoreUnd
         expect(store.comparePositions(last ?? '', second.position)).toBeGreaterThan(0);
       });
 
+      it('only the types asked for, with or without categories, from reads and subscriptions alike', async () => {
+        const store = await fresh();
+        await store.append('grant-a:b', [event('Kept', { n: 1 }), event('Skipped', { n: 2 }), event('Kept', { n: 3 })], ExpectedRevision.noStream);
+        await store.append('proxy-a', [event('Kept', { n: 4 })], ExpectedRevision.noStream);
+        await store.append('grant-a:c', [event('Other', { n: 5 }), event('Kept', { n: 6 })], ExpectedRevision.noStream);
+        const ns = (es: StoredEvent[]) => es.map((e) => (e.data as { n: number }).n);
+        expect(ns(await collect(store.readAll({ types: ['Kept'] })))).toEqual([1, 3, 4, 6]);
+        expect(ns(await collect(store.readAll({ types: ['Kept', 'Other'], categories: ['grant'] })))).toEqual([1, 3, 5, 6]);
+        // The newest event is of a type not asked for: the read still ends.
+        await store.append('grant-a:d', [event('Skipped', { n: 7 })], ExpectedRevision.noStream);
+        expect(ns(await collect(store.readAll({ types: ['Other'] })))).toEqual([5]);
+        expect(ns(await take(store.subscribe({ types: ['Kept'], categories: ['proxy', 'grant'] }), 4))).toEqual([1, 3, 4, 6]);
+      });
+
       it('across more events than one page', async () => {
         const store = await fresh();
         for (let i = 0; i < 5; i++) await store.append(`s-${i}`, events(1000), ExpectedRevision.noStream);

@@ -97,6 +97,12 @@ const translate = (e: unknown, what: string): Error => {
   return new StoreUnavailableError(`EventStoreDB refused to ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 };
 
+/** Whether an event is one a read with these options asks for. */
+const matching =
+  ({ categories, types }: ReadAllOptions) =>
+  (e: StoredEvent): boolean =>
+    (categories === undefined || categories.length === 0 || categories.includes(categoryOf(e.streamId))) && (types === undefined || types.length === 0 || types.includes(e.type));
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class EsdbEventStore implements EventStore {
@@ -226,7 +232,7 @@ export class EsdbEventStore implements EventStore {
   // A read that ends: the same filtered feed as a subscription, up to the last event of ours
   // that was recorded when the read began.
   async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
-    const end = await this.#lastMatching(options.categories);
+    const end = await this.#newest(matching(options));
     if (end === undefined || (options.after !== undefined && this.comparePositions(end, options.after) <= 0)) return;
     const feed = this.subscribe(options);
     try {
@@ -237,11 +243,6 @@ export class EsdbEventStore implements EventStore {
     } finally {
       await feed.close();
     }
-  }
-
-  /** The position of the newest event in one of `categories` (any of ours without them). */
-  #lastMatching(categories: readonly string[] | undefined): Promise<Position | undefined> {
-    return categories === undefined || categories.length === 0 ? this.lastPosition() : this.#newest((e) => categories.includes(categoryOf(e.streamId)));
   }
 
   subscribe(options: ReadAllOptions = {}): Subscription {
@@ -256,6 +257,8 @@ export class EsdbEventStore implements EventStore {
           : streamNameFilter({ prefixes: [ns] })
         : streamNameFilter({ prefixes: categories.map((c) => `${ns}${c}-`) });
     const toStored = (resolved: AllStreamResolvedEvent): StoredEvent | undefined => this.#toStored(resolved);
+    // The server filters on one thing only: stream names here; event types are checked on arrival.
+    const matches = matching(options);
     let last = options.after === undefined ? undefined : decodePosition(options.after);
     let closed = false;
     // A function, not the variable: close() flips it while the generator is suspended.
@@ -276,7 +279,7 @@ export class EsdbEventStore implements EventStore {
             pause = resubscribeMs;
             const stored = toStored(resolved);
             if (stored === undefined) continue;
-            if (categories !== undefined && categories.length > 0 && !categories.includes(categoryOf(stored.streamId))) continue;
+            if (!matches(stored)) continue;
             const at = decodePosition(stored.position);
             if (last !== undefined && compare(at, last) <= 0) continue;
             last = at;

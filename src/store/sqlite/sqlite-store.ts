@@ -100,7 +100,7 @@ export class SqliteEventStore implements EventStore {
   readonly #positionOf: Statement<[string, number], { position: number }>;
   readonly #readStream: Statement<[string, number]>;
   readonly #lastPosition: Statement<[], number | null>;
-  readonly #pages = new Map<number, Statement>();
+  readonly #pages = new Map<string, Statement>();
   /** Transaction control, prepared once: group commit runs these for every append. */
   readonly #tx: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Statement>;
   #queue: PendingAppend[] = [];
@@ -255,16 +255,26 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  #page(after: number, categories: readonly string[] | undefined, limit: number): Row[] {
-    const n = categories?.length ?? 0;
-    let stmt = this.#pages.get(n);
+  #page(after: number, options: ReadAllOptions, limit: number): Row[] {
+    const categories = options.categories ?? [];
+    const types = options.types ?? [];
+    if (categories.length <= 1) return this.#pageOf(after, categories[0], types, limit);
+    // Several categories: each one read in position order from its index, then merged. One
+    // query for all of them would sort every remaining row of theirs for each page.
+    const rows = categories.flatMap((category) => this.#pageOf(after, category, types, limit));
+    return rows.sort((a, b) => a[0] - b[0]).slice(0, limit);
+  }
+
+  #pageOf(after: number, category: string | undefined, types: readonly string[], limit: number): Row[] {
+    const key = `${category === undefined ? 'all' : 'one'}/${types.length}`;
+    let stmt = this.#pages.get(key);
     if (stmt === undefined) {
-      const filter = n === 0 ? '' : ` AND category IN (${Array.from({ length: n }, () => '?').join(', ')})`;
+      const filter = `${category === undefined ? '' : ' AND category = ?'}${types.length === 0 ? '' : ` AND type IN (${types.map(() => '?').join(', ')})`}`;
       stmt = this.#db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ?${filter} ORDER BY position LIMIT ?`).raw();
-      this.#pages.set(n, stmt);
+      this.#pages.set(key, stmt);
     }
     try {
-      return stmt.all(after, ...(categories ?? []), limit) as Row[];
+      return stmt.all(after, ...(category === undefined ? [] : [category]), ...types, limit) as Row[];
     } catch (e) {
       throw translate(e, this.#path);
     }
@@ -283,7 +293,7 @@ export class SqliteEventStore implements EventStore {
   async *readAll(options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
     let after = toSeq(options.after);
     for (;;) {
-      const rows = this.#page(after, options.categories, PAGE);
+      const rows = this.#page(after, options, PAGE);
       for (const row of rows) yield toEvent(row);
       const last = rows[rows.length - 1];
       if (last === undefined || rows.length < PAGE) return;
@@ -317,7 +327,7 @@ export class SqliteEventStore implements EventStore {
     const events = async function* (store: SqliteEventStore): AsyncGenerator<StoredEvent> {
       try {
         while (!isClosed()) {
-          const rows = store.#page(after, options.categories, PAGE);
+          const rows = store.#page(after, options, PAGE);
           for (const row of rows) {
             after = row[0];
             yield toEvent(row);
