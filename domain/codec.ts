@@ -32,11 +32,16 @@ export const struct = <R extends Props, O extends Props = Record<never, never>>(
 ): Codec<Decoded<R> & Partial<Decoded<O>>> => {
   const opt: Props = optional ?? {};
   const known = new Set([...Object.keys(required), ...Object.keys(opt)]);
-  const is = (u: unknown): u is Decoded<R> & Partial<Decoded<O>> =>
-    isRecord(u) &&
-    Object.keys(u).every((k) => known.has(k)) &&
-    Object.entries(required).every(([k, c]) => own(u, k) && c.is(u[k])) &&
-    Object.entries(opt).every(([k, c]) => !own(u, k) || c.is(u[k]));
+  // Taken apart once: `is` runs for every field of every event a replay reads.
+  const requiredEntries = Object.entries(required);
+  const optionalEntries = Object.entries(opt);
+  const is = (u: unknown): u is Decoded<R> & Partial<Decoded<O>> => {
+    if (!isRecord(u)) return false;
+    for (const k in u) if (own(u, k) && !known.has(k)) return false;
+    for (const [k, c] of requiredEntries) if (!own(u, k) || !c.is(u[k])) return false;
+    for (const [k, c] of optionalEntries) if (own(u, k) && !c.is(u[k])) return false;
+    return true;
+  };
   return new t.Type(
     name,
     is,
