@@ -7,6 +7,9 @@ import { processIo } from './io.js';
 process.exitCode = await runCli(COMMANDS, process.argv.slice(2), processIo());
 // A command that has finished ends the process, even if a library still holds something
 // open: a NATS client waiting for its first connection cannot be cancelled, and a proxy node
-// told to stop before NATS ever answered would otherwise never exit. Unref'd: it only fires
-// when something else keeps the process alive; output already written gets its time.
-setTimeout(() => process.exit(), 2000).unref();
+// told to stop before NATS ever answered would otherwise never exit. Armed once stdout has
+// taken everything written (a pipe to a slow reader is asynchronous on some systems), and
+// unref'd: it only fires when something else keeps the process alive.
+process.stdout.write('', () => {
+  setTimeout(() => process.exit(), 2000).unref();
+});
