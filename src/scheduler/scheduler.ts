@@ -224,10 +224,16 @@ export const startScheduler = (options: SchedulerOptions): RunningScheduler => {
       for (const resolve of waiting) resolve();
       sleepingUntil = next;
       const signal = wake.signal;
-      const waits = [aborted(signal)];
-      if (next !== null) waits.push(clock.sleepUntil(next, signal));
-      if (retryAt !== null) waits.push(sleep(retryAt - performance.now(), signal));
-      await Promise.race(waits);
+      const woken = aborted(signal);
+      const isDue = (): boolean => (next !== null && clock.now() >= next) || (retryAt !== null && performance.now() >= retryAt);
+      // The wall clock's timer wakes the loop at least every second; a pass (a scan of every
+      // scheduled grant) is only worth it once something is due or an event or stop woke it.
+      while (!signal.aborted && !isDue()) {
+        const waits = [woken];
+        if (next !== null) waits.push(clock.sleepUntil(next, signal));
+        if (retryAt !== null) waits.push(sleep(retryAt - performance.now(), signal));
+        await Promise.race(waits);
+      }
       sleepingUntil = undefined;
       wake.abort();
       wake = new AbortController();
