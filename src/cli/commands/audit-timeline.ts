@@ -1,28 +1,21 @@
 // `keyward audit timeline`: what happened to an instance or a user, read straight from the
 // event store (auditors answer from the record itself, not from a service's views). Rows
 // come from src/audit/timeline.ts, which leaves every sealed value and verifier out.
-import { InstanceId, UserId } from '../../../domain/index.js';
 import { matches, TIMELINE_FIELDS, timelineEntry, type TimelineEntry, type TimelineFilter } from '../../audit/timeline.js';
 import { openAuditedStore } from '../../audit/store.js';
 import { decodeRecorded } from '../../store/recorded.js';
-import { printFailure, type CliCommand } from '../command.js';
-import { EXIT_CODE_HELP, ExitCode } from '../exit-codes.js';
-import { flagHelp, parseFlags, usageLine, UsageError, type Flag } from '../flags.js';
+import { UsageError, type Args, type Flag } from '../flags.js';
 import { show, table } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
-import { auditFailure, timeFlag } from './audit-inputs.js';
-
-const NAME = 'keyward audit timeline';
+import { auditCommand, idFlag, timeFlag } from './audit-inputs.js';
 
 const FLAGS: readonly Flag[] = [
   { name: 'instance', value: 'ID', help: "only this instance: its grants, its tickets and its proxy's own events" },
   { name: 'user', value: 'ID', help: 'only this user: their grants and the tickets they submitted' },
   { name: 'from', value: 'T', help: 'only events at or after T (RFC 3339 UTC, like 2027-03-01T09:00:00Z): inclusive' },
   { name: 'to', value: 'T', help: 'only events before T: exclusive, so --to of one range is --from of the next' },
-  { name: 'json', help: 'one JSON object per line, no header (errors as JSON on stderr)' },
-  { name: 'csv', help: 'CSV (RFC 4180): a header line, then one row per event' },
-  { name: 'help', help: 'show this help' },
+  { name: 'csv', help: 'CSV (RFC 4180): a header line, then one row per event (--json: one JSON object per line, no header)' },
 ];
 
 interface Options {
@@ -30,13 +23,10 @@ interface Options {
   readonly format: 'table' | 'json' | 'csv';
 }
 
-const optionsFrom = (argv: readonly string[]): Options => {
-  const args = parseFlags(FLAGS, argv);
-  const instanceId = args.text('instance');
-  const userId = args.text('user');
+const optionsFrom = (args: Args): Options => {
+  const instanceId = idFlag(args, 'instance');
+  const userId = idFlag(args, 'user');
   if (instanceId === undefined && userId === undefined) throw new UsageError('give --instance ID, --user ID or both');
-  if (instanceId !== undefined && !InstanceId.is(instanceId)) throw new UsageError('--instance must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
-  if (userId !== undefined && !UserId.is(userId)) throw new UsageError('--user must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
   const from = timeFlag(args.text('from'), 'from');
   const to = timeFlag(args.text('to'), 'to');
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--to must be later than --from');
@@ -88,54 +78,22 @@ const readTimeline = async (io: Io, filter: TimelineFilter): Promise<TimelineEnt
   return entries;
 };
 
-const run = async (argv: readonly string[], io: Io): Promise<number> => {
-  const json = argv.includes('--json');
-  let options: Options;
-  try {
-    options = optionsFrom(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return printFailure(io, json, { code: 'USAGE', message: `${e.message} (see ${NAME} --help)`, details: [] });
-  }
-  let entries: TimelineEntry[];
-  // Everything is read before anything is printed: a read that fails halfway prints no
-  // partial timeline that could pass for a whole one.
-  try {
-    entries = await readTimeline(io, options.filter);
-  } catch (e) {
-    const code = auditFailure(io, json, e);
-    if (code === undefined) throw e;
-    return code;
-  }
-  const text = render(entries, options.format);
-  if (text !== undefined) io.stdout(text);
-  return ExitCode.OK;
-};
-
-export const AUDIT_TIMELINE: CliCommand = {
+export const AUDIT_TIMELINE = auditCommand({
   words: ['audit', 'timeline'],
-  group: 'Auditors',
   summary: 'every event of an instance, a user or both, oldest first: when, what, who, which AccessID',
-  help: () =>
-    [
-      `${NAME}: every recorded event of an instance, a user or both, oldest first`,
-      '',
-      `Usage: ${NAME} ${usageLine(FLAGS.filter((f) => f.name !== 'help'))}`,
-      '',
-      'Give --instance, --user or both. A row says when it happened (the time the event was recorded',
-      'with), what happened, the instance, the user (of the grant, or who submitted the ticket), who did',
-      'it (ROLE system: keyward itself, as scheduled rotations and expiries are), the AccessID concerned',
-      'and a detail: policy, database account (the user name only), rotation reason, revoke mode,',
-      "ticket, and who viewed the secret. The proxy's own events (enable, disable) are listed when",
-      '--instance is given. No secret, password or sealed value is ever printed.',
-      '',
-      'It reads the event store itself (KEYWARD_STORE, default sqlite:./data/keyward.db), not the',
-      'service: it needs neither NATS nor the master key. Progress goes to stderr on a terminal only.',
-      '',
-      'Flags:',
-      flagHelp(FLAGS),
-      '',
-      EXIT_CODE_HELP,
-    ].join('\n'),
-  run,
-};
+  flags: FLAGS,
+  about: [
+    'Give --instance, --user or both. A row says when it happened (the time the event was recorded',
+    'with), what happened, the instance, the user (of the grant, or who submitted the ticket), who did',
+    'it (ROLE system: keyward itself, as scheduled rotations and expiries are), the AccessID concerned',
+    'and a detail: policy, database account (the user name only), rotation reason, revoke mode,',
+    "ticket, and who viewed the secret. The proxy's own events (enable, disable) are listed when",
+    '--instance is given. No secret, password or sealed value is ever printed.',
+  ],
+  answer: async (args, io) => {
+    const options = optionsFrom(args);
+    // Everything is read before anything is printed: a read that fails halfway prints no
+    // partial timeline that could pass for a whole one.
+    return render(await readTimeline(io, options.filter), options.format);
+  },
+});

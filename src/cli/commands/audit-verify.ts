@@ -1,11 +1,12 @@
 // `keyward audit verify`: checks the recorded history itself (every stream's hash chain and
 // revisions, src/audit/verify.ts), reading the event store directly rather than asking the
 // service. It prints event coordinates and plain words only, never event data.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VerifyReport } from '../../audit/verify.js';
-import { ConfigError, describeStore, loadStoreSettings, type StoreSettings } from '../../config.js';
+import { auditedStoreSettings } from '../../audit/store.js';
+import { ConfigError, describeStore, type StoreSettings } from '../../config.js';
 import { StoreIncompatibleError, StoreUnavailableError } from '../../store/errors.js';
 import type { EventStore } from '../../store/types.js';
 import { printFailure, type CliCommand } from '../command.js';
@@ -112,9 +113,7 @@ const run = async (argv: readonly string[], io: Io): Promise<number> => {
       io.stdout(help());
       return ExitCode.OK;
     }
-    settings = loadStoreSettings(io.env);
-    // Opening a missing file would make an empty store, which would then pass as intact.
-    if (settings.kind === 'sqlite' && !existsSync(settings.path)) throw new UsageError(`there is no event store at ${settings.path}: set KEYWARD_STORE=sqlite:<path> to the file to verify`);
+    settings = auditedStoreSettings(io.env);
   } catch (e) {
     if (!(e instanceof UsageError || e instanceof ConfigError)) throw e;
     const message = e instanceof ConfigError ? e.problems.join('; ') : e.message;

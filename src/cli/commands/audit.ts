@@ -1,43 +1,30 @@
 // `keyward audit access-at | access | replay`: answers from the recorded history itself,
 // replayed from the event store (KEYWARD_STORE), not from a running service's views.
-import { InstanceId, MAX_PAGE_SIZE, UserId, type Timestamp } from '../../../domain/index.js';
+import { MAX_PAGE_SIZE, type Timestamp } from '../../../domain/index.js';
 import { accessAt, accessDuring, listGrants, type AccessInterval, type Grant } from '../../../projections/index.js';
 
 import { replayAccess, replayLimitOf, replayViews } from '../../audit/replay.js';
 import { openAuditedStore } from '../../audit/store.js';
-import { printFailure, type CliCommand } from '../command.js';
-import { EXIT_CODE_HELP, ExitCode } from '../exit-codes.js';
-import { flagHelp, parseFlags, usageLine, UsageError, type Args, type Flag } from '../flags.js';
+import type { CliCommand } from '../command.js';
+import { UsageError, type Args, type Flag } from '../flags.js';
 import { accountText, originText, policyText, show, table } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
-import { auditFailure, timeFlag } from './audit-inputs.js';
+import { auditCommand, idFlag, requiredTimeOf } from './audit-inputs.js';
 
 const instanceFlag: Flag = { name: 'instance', value: 'ID', required: true, help: 'the instance' };
 const userFlag: Flag = { name: 'user', value: 'ID', help: 'only this user' };
-const jsonFlag: Flag = { name: 'json', help: 'one JSON object per line (errors as JSON on stderr)' };
-const helpFlag: Flag = { name: 'help', help: 'show this help' };
-
-const STORE_NOTE = [
-  'It replays the event store itself (KEYWARD_STORE, default sqlite:./data/keyward.db), not the',
-  "service's views: it needs neither NATS nor the master key. Progress goes to stderr on a terminal only.",
-];
-
 const instanceOf = (args: Args): string => {
-  const instanceId = args.required('instance');
-  if (!InstanceId.is(instanceId)) throw new UsageError('--instance must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
+  const instanceId = idFlag(args, 'instance');
+  if (instanceId === undefined) throw new UsageError('--instance is required');
   return instanceId;
 };
 
-const userOf = (args: Args): string | undefined => {
-  const userId = args.text('user');
-  if (userId !== undefined && !UserId.is(userId)) throw new UsageError('--user must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
-  return userId;
-};
+const userOf = (args: Args): string | undefined => idFlag(args, 'user');
 
 const requiredTime = (args: Args, name: string): Timestamp => {
   const text = args.required(name);
-  return (text === 'now' ? new Date().toISOString() : timeFlag(text, name)) ?? text;
+  return text === 'now' ? new Date().toISOString() : requiredTimeOf(text, name);
 };
 
 const intervals = (items: readonly AccessInterval[], json: boolean): string | undefined =>
@@ -46,44 +33,6 @@ const intervals = (items: readonly AccessInterval[], json: boolean): string | un
       ? undefined
       : items.map((i) => JSON.stringify(i)).join('\n')
     : table(['USER', 'ACCESSID', 'FROM', 'TO'], items.map((i) => [i.userId, i.accessId, i.from, show(i.to)]));
-
-/** One audit command: parse, read the store, print; the store's failures as exit codes. */
-const auditCommand = (spec: {
-  readonly words: readonly string[];
-  readonly summary: string;
-  readonly flags: readonly Flag[];
-  readonly about: readonly string[];
-  answer(args: Args, io: Io, json: boolean): Promise<string | undefined>;
-}): CliCommand => {
-  const flags = [...spec.flags, jsonFlag, helpFlag];
-  const name = `keyward ${spec.words.join(' ')}`;
-  return {
-    words: spec.words,
-    group: 'Auditors',
-    summary: spec.summary,
-    help: () => [`${name}: ${spec.summary}`, '', `Usage: ${name} ${usageLine(flags.filter((f) => f !== helpFlag))}`, '', ...spec.about, '', ...STORE_NOTE, '', 'Flags:', flagHelp(flags), '', EXIT_CODE_HELP].join('\n'),
-    run: async (argv, io) => {
-      const json = argv.includes('--json');
-      let args: Args;
-      try {
-        args = parseFlags(flags, argv);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        return printFailure(io, json, { code: 'USAGE', message: `${e.message} (see ${name} --help)`, details: [] });
-      }
-      try {
-        const text = await spec.answer(args, io, json);
-        if (text !== undefined) io.stdout(text);
-        return ExitCode.OK;
-      } catch (e) {
-        if (e instanceof UsageError) return printFailure(io, json, { code: 'USAGE', message: `${e.message} (see ${name} --help)`, details: [] });
-        const code = auditFailure(io, json, e);
-        if (code === undefined) throw e;
-        return code;
-      }
-    },
-  };
-};
 
 /** The access projection from the whole history, with progress on a terminal. */
 const replayedAccess = async (io: Io) => {
