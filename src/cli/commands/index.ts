@@ -7,9 +7,7 @@ import { AUDIT_VERIFY } from './audit-verify.js';
 import { KEY_COMMANDS } from './keys.js';
 import { PROXY_COMMANDS } from './proxy.js';
 import { PROXY_NODE } from './proxy-node.js';
-import { RELAY } from './relay.js';
-import { SCHEDULER } from './scheduler.js';
-import { SERVE } from './serve.js';
+import { RELAY, SCHEDULER, SERVE } from './service.js';
 import { TICKET_COMMANDS } from './tickets.js';
 
 export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE, AUDIT_TIMELINE, ...AUDIT_COMMANDS, AUDIT_VERIFY];
