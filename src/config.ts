@@ -11,6 +11,11 @@ export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(problems.join('\n'));
   }
+
+  /** What a process says when it cannot start for these problems: one line each. */
+  explain(): string {
+    return `cannot start:\n${this.problems.map((p) => `  - ${p}`).join('\n')}`;
+  }
 }
 
 export interface MasterKeySource {

@@ -22,7 +22,7 @@ const config = (() => {
   try {
     return loadServiceConfig(process.env);
   } catch (e) {
-    if (e instanceof ConfigError) return fail(`cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`);
+    if (e instanceof ConfigError) return fail(e.explain());
     throw e;
   }
 })();

@@ -4,6 +4,7 @@ import { connect } from 'nats';
 import { ConfigError, loadServiceConfig, natsServers } from '../config.js';
 import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
+import { untilStopped } from '../stopped.js';
 import { startRelay } from './relay.js';
 
 export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
@@ -12,7 +13,7 @@ export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
     config = loadServiceConfig({ ...env, KEYWARD_RELAY: 'on' });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`keyward relay: cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.stderr.write(`keyward relay: ${e.explain()}\n`);
     return 1;
   }
   const relaySettings = config.relay;
@@ -27,13 +28,7 @@ export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
   const relay = startRelay({ store, nc, prefix: config.prefix, masterKey: config.masterKey.key, proxyKey: relaySettings.proxyKey.key, log, replicas: relaySettings.replicas });
   await relay.ready;
   log.info({ position: relay.position() ?? null }, 'relay ready');
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilStopped();
   await relay.stop();
   await nc.drain();
   await store.close();

@@ -6,6 +6,7 @@ import { systemClock } from '../app/context.js';
 import { ConfigError, describeStore, loadServiceConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
+import { untilStopped } from '../stopped.js';
 import { startScheduler } from './scheduler.js';
 
 export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
@@ -14,7 +15,7 @@ export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
     config = loadServiceConfig({ ...env, KEYWARD_RELAY: 'off', KEYWARD_SCHEDULER: 'on' });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`keyward scheduler: cannot start:\n${e.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.stderr.write(`keyward scheduler: ${e.explain()}\n`);
     return 1;
   }
   const log = createLogger({ level: config.logLevel });
@@ -25,18 +26,7 @@ export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
   const scheduler = startScheduler({ ctx: { store, masterKey: config.masterKey.key, clock: systemClock, projector }, log });
   await scheduler.ready;
   log.info({ store: describeStore(config.store) }, 'scheduler ready: following the schedule');
-  // Signal handlers keep no process alive, and with nothing scheduled neither does anything
-  // else here (the store's poll timer is unref'd): hold the process open until told to stop.
-  const alive = setInterval(() => undefined, 1 << 30);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve();
-    });
-    process.once('SIGINT', () => {
-      resolve();
-    });
-  });
-  clearInterval(alive);
+  await untilStopped();
   await scheduler.stop();
   await projector.stop();
   await store.close();

@@ -4,6 +4,7 @@
 // to stderr so they never mix with it. It reads stdin and signals itself: it runs until
 // SIGTERM or SIGINT, which the request-and-reply Io has no words for.
 import { natsServers } from '../../config.js';
+import { untilStopped } from '../../stopped.js';
 import { createInterface } from 'node:readline';
 import { InstanceId } from '../../../domain/index.js';
 import { SealingKey } from '../../crypto.js';
@@ -60,11 +61,6 @@ const printable = (instanceId: string, accessId: string, r: VerifyResult): Recor
     ? { kind: 'verify', instanceId, accessId, ok: true, userId: r.userId, username: r.databaseAccount.username }
     : { kind: 'verify', instanceId, accessId, ...r };
 
-const until = (signals: readonly NodeJS.Signals[]): Promise<NodeJS.Signals> =>
-  new Promise((resolve) => {
-    for (const s of signals) process.once(s, () => { resolve(s); });
-  });
-
 const run = async (argv: readonly string[], io: Io): Promise<number> => {
   let settings: ReturnType<typeof settingsFrom>;
   try {
@@ -75,7 +71,7 @@ const run = async (argv: readonly string[], io: Io): Promise<number> => {
   }
   const { logLevel, ...options } = settings;
   const log = createLogger({ level: logLevel, destination: process.stderr });
-  const stopped = until(['SIGTERM', 'SIGINT']);
+  const stopped = untilStopped();
   const node = startProxyNode({ ...options, logger: log });
   node.onInvalidated((event) => { io.stdout(JSON.stringify({ kind: 'invalidated', ...event })); });
   node.ready.then(
