@@ -12,7 +12,7 @@ import { EsdbEventStore } from '../../src/store/esdb/esdb-store.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ExpectedRevision, type EventStore } from '../../src/store/types.js';
 import { startEsdbEmulator } from '../support/esdb-emulator/index.js';
-import { report, timed, type Row } from './report.js';
+import { pool, report, timed, type Row } from './report.js';
 
 const SEQUENTIAL = 2000;
 const CONCURRENT = 10_000;
@@ -33,13 +33,8 @@ const measure = async (store: EventStore, tag: string): Promise<Figures> => {
   const sequential = await timed(SEQUENTIAL, async () => {
     for (let i = 0; i < SEQUENTIAL; i++) await store.append(`grant-${tag}:s${i}`, [event()], ExpectedRevision.noStream);
   });
-  let next = 0;
   const concurrent = await timed(CONCURRENT, async () => {
-    await Promise.all(
-      Array.from({ length: CALLERS }, async () => {
-        while (next < CONCURRENT) await store.append(`grant-${tag}:c${next++}`, [event()], ExpectedRevision.noStream);
-      }),
-    );
+    await pool(CONCURRENT, CALLERS, (i) => store.append(`grant-${tag}:c${i}`, [event()], ExpectedRevision.noStream));
   });
   // Filled in batches of 100 events per append, then read from the start.
   for (let i = 0; i < CATCH_UP - SEQUENTIAL - CONCURRENT; i += 100) await store.append(`proxy-${tag}-${i}`, Array.from({ length: 100 }, event), ExpectedRevision.noStream);

@@ -92,3 +92,17 @@ export const steady = async (send: Send, rate: number, seconds: number, until?: 
   }
   return times;
 };
+
+/**
+ * `inFlight` callers, each awaiting one item before taking the next, until `count` are done
+ * (or `deadline`, a performance.now() time, passes); resolves to how many were started.
+ */
+export const pool = async (count: number, inFlight: number, work: (i: number) => Promise<unknown>, deadline = Number.POSITIVE_INFINITY): Promise<number> => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count && performance.now() < deadline) await work(next++);
+    }),
+  );
+  return next;
+};

@@ -17,7 +17,7 @@ import { DEFAULT_CONCURRENCY } from '../../src/scheduler/scheduler.js';
 import { startKeyward, type Keyward } from '../support/keyward.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { startNatsServer } from '../support/nats-server.js';
-import { fmt, latencyReport, report, steady, timed, type LatencyRow, type Row, type Send } from './report.js';
+import { fmt, latencyReport, pool, report, steady, timed, type LatencyRow, type Row, type Send } from './report.js';
 
 const GRANTS = 10_000;
 const RATE = 200;
@@ -35,12 +35,6 @@ const authorizeOverNats = (kw: Keyward, tag: string): Send => async (i) => {
   const msg = await kw.client.request(`keyward.cmd.authorize`, encoder.encode(JSON.stringify(body)), { timeout: 10_000 });
   const answer = JSON.parse(decoder.decode(msg.data)) as { ok: boolean; error?: { code: string; message: string } };
   if (!answer.ok) throw new Error(`authorize ${tag}-${i}: ${answer.error?.code ?? '?'} ${answer.error?.message ?? ''}`);
-};
-
-/** `inFlight` workers over `count` items, each awaiting one before taking the next. */
-const pool = async (count: number, inFlight: number, work: (i: number) => Promise<unknown>): Promise<void> => {
-  let next = 0;
-  await Promise.all(Array.from({ length: inFlight }, async () => { while (next < count) await work(next++); }));
 };
 
 /** Until the relay has carried everything recorded so far to KV, so one phase's work does not spill into the next. */
@@ -65,7 +59,9 @@ const run = async (concurrency: number): Promise<{ latency: LatencyRow; batch: R
 
     // Baseline throughput: the same rotations by hand. Each moves its grant's next rotation an
     // interval from now, and the clock has not moved, so all 10,000 still fall due together.
-    const manualSeconds = await timed(GRANTS, () => pool(GRANTS, concurrency, (i) => rotate(ctx, { actor: admin, instanceId: INSTANCE, userId: `u-${i}` })));
+    const manualSeconds = await timed(GRANTS, async () => {
+      await pool(GRANTS, concurrency, (i) => rotate(ctx, { actor: admin, instanceId: INSTANCE, userId: `u-${i}` }));
+    });
     await relayCaughtUp(kw);
 
     const idleMs = await steady(authorizeOverNats(kw, 'idle'), RATE, IDLE_SECONDS);

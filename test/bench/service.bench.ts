@@ -13,7 +13,7 @@ import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ExpectedRevision } from '../../src/store/types.js';
 import { startKeyward, type Keyward } from '../support/keyward.js';
 import { startNatsServer } from '../support/nats-server.js';
-import { fmt, fmtMs, latencyReport, percentile, report, steady, timed, type Send } from './report.js';
+import { fmt, fmtMs, latencyReport, percentile, pool, report, steady, timed, type Send } from './report.js';
 
 const RATE = 200;
 const STEADY_SECONDS = 5;
@@ -49,16 +49,11 @@ const echoSend = (nc: NatsConnection): Send => async (i) => {
 
 /** `inFlight` callers, each awaiting its answer before sending the next, until `count` are done. */
 const burst = async (send: Send, count: number, inFlight: number): Promise<{ done: number; seconds: number }> => {
-  let next = 0;
-  const deadline = performance.now() + LOOP_LIMIT_MS;
+  let done = 0;
   const seconds = await timed(count, async () => {
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next < count && performance.now() < deadline) await send(next++);
-      }),
-    );
+    done = await pool(count, inFlight, send, performance.now() + LOOP_LIMIT_MS);
   });
-  return { done: next, seconds };
+  return { done, seconds };
 };
 
 /** p50 (ms) of one durable append: one event, sequential, synchronous=FULL, on its own file. */
