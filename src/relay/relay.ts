@@ -40,22 +40,28 @@ export interface Relay {
 
 const json = JSONCodec();
 
-export const ensureJetStream = async (nc: NatsConnection, prefix: string, replicas = 1): Promise<{ jsm: JetStreamManager; kv: KV }> => {
-  const jsm = await nc.jetstreamManager();
-  const subject = `${prefix}.events.>`;
-  const info = await jsm.streams.info(EVENTS_STREAM).catch(() => undefined);
+/**
+ * A file-backed stream with a dedupe window that takes `subject`: created if missing (another
+ * process may create it at the same moment; then its stream is ours too), or given the subject
+ * if it exists (one NATS account serving keyward under two prefixes: the one stream takes both).
+ */
+export const ensureStream = async (jsm: JetStreamManager, name: string, subject: string, replicas = 1): Promise<void> => {
+  const info = await jsm.streams.info(name).catch(() => undefined);
   if (info === undefined) {
-    // File storage and a dedupe window: events are the audit trail of every consumer. Another
-    // relay may create it at the same moment; then its stream is ours too.
     await jsm.streams
-      .add({ name: EVENTS_STREAM, subjects: [subject], storage: StorageType.File, num_replicas: replicas, duplicate_window: nanos(DUPLICATE_WINDOW_MS) })
+      .add({ name, subjects: [subject], storage: StorageType.File, num_replicas: replicas, duplicate_window: nanos(DUPLICATE_WINDOW_MS) })
       .catch(async (e: unknown) => {
-        if ((await jsm.streams.info(EVENTS_STREAM).catch(() => undefined)) === undefined) throw e;
+        if ((await jsm.streams.info(name).catch(() => undefined)) === undefined) throw e;
       });
   } else if (!info.config.subjects.includes(subject)) {
-    // One NATS account serving keyward under two prefixes: the one stream takes both.
-    await jsm.streams.update(EVENTS_STREAM, { ...info.config, subjects: [...info.config.subjects, subject] });
+    await jsm.streams.update(name, { ...info.config, subjects: [...info.config.subjects, subject] });
   }
+};
+
+export const ensureJetStream = async (nc: NatsConnection, prefix: string, replicas = 1): Promise<{ jsm: JetStreamManager; kv: KV }> => {
+  const jsm = await nc.jetstreamManager();
+  // Events are the audit trail of every consumer.
+  await ensureStream(jsm, EVENTS_STREAM, `${prefix}.events.>`, replicas);
   // History 1: proxy nodes need the current value of each key, and tombstones stay forever.
   const kv = await nc.jetstream().views.kv(KEYS_BUCKET, { history: 1, storage: StorageType.File, replicas });
   return { jsm, kv };
