@@ -4,6 +4,7 @@
 // follows each command to its last packet, for the audit record and to know when it is idle.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Accepted, RefusalReason, VerifyResult } from '../proxy-node/index.js';
 import { Refusal } from '../proxy-node/index.js';
@@ -150,7 +151,11 @@ export class Session {
   #client: Socket;
   #backend: Socket | undefined;
   #tracker: ResponseTracker | undefined;
+  /** The client's socket is done with. */
   #ended = false;
+  #opened = false;
+  /** Why the session ended for the database, once it has. */
+  #over: string | null = null;
   /** Why the key stopped being valid while the client was idle: its next command hears it. */
   #invalidated: string | null = null;
   /** The seq of the last packet of the command in flight, either way: an error we send goes next. */
@@ -245,6 +250,7 @@ export class Session {
     this.#sendOk(seq + 1);
     deps.onLogin('ok');
     deps.audit({ kind: 'login', ok: true, databaseUser: verdict.databaseAccount.username, ...this.#who() });
+    this.#opened = true;
     deps.opened(this);
   }
 
@@ -273,13 +279,17 @@ export class Session {
 
   async #startTls(reader: PacketReader): Promise<Socket> {
     const plain = this.#client;
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.deps.tls });
+    // A client may send its TLS hello right behind the SSLRequest, in the same segment, which
+    // the proxy has then already read: TLS is laid over a stream that gives those bytes first.
+    // Otherwise over the socket itself (nothing can arrive between the read of the SSLRequest
+    // and this line: no I/O runs in between).
+    const early = reader.rest();
+    const secure = new TLSSocket(early.length === 0 ? plain : replaying(plain, early), { isServer: true, secureContext: this.deps.tls });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new HandshakeError(ErrorCode.HANDSHAKE, '08S01', 'TLS handshake timed out', false)); }, this.deps.handshakeTimeoutMs);
       secure.once('secure', () => { clearTimeout(timer); resolve(); });
       secure.once('error', () => { clearTimeout(timer); reject(new HandshakeError(ErrorCode.HANDSHAKE, '08S01', 'TLS handshake failed', false)); });
     });
-    reader.rest();
     secure.setNoDelay(true);
     secure.on('error', () => { this.end('client-disconnected'); });
     secure.on('close', () => { this.end('client-disconnected'); });
@@ -378,7 +388,7 @@ export class Session {
       return;
     }
     if (this.#invalidated !== null) {
-      if (command !== -1) this.#refuseAndEnd(1, this.#invalidated);
+      if (command !== -1) this.#refuse(1, this.#invalidated);
       return;
     }
     const server = this.#backend;
@@ -433,32 +443,69 @@ export class Session {
    * on. A client waiting for an answer gets the error at once; an idle one at its next command.
    */
   invalidate(reason: string): void {
-    if (this.#ended) return;
+    if (this.#over !== null) return;
     // Its close is the proxy's doing, not the database going away: the client is told why.
     this.#backend?.removeAllListeners('close').removeAllListeners('data').destroy();
     this.#backend = undefined;
-    if (this.#tracker?.busy === true) this.#refuseAndEnd(this.#lastSeq + 1, reason);
+    const waiting = this.#tracker?.busy === true;
+    this.#finish(`invalidated: ${reason}`);
+    if (waiting) this.#refuse(this.#lastSeq + 1, reason);
     else this.#invalidated = reason;
   }
 
-  #refuseAndEnd(seq: number, reason: string): void {
+  #refuse(seq: number, reason: string): void {
     const message = reason === 'stale'
       ? 'keyward: this proxy lost contact with keyward for longer than it may vouch for keys; the session was closed: connect again later'
       : `keyward: the AccessKey pair of this session stopped being valid (${reason}); the session was closed: connect again with a valid pair`;
+    this.#ended = true;
     this.#client.end(packet(seq, errPacket(ErrorCode.CONNECTION_KILLED, '70100', message)));
-    this.end(`invalidated: ${reason}`);
+    this.#client.destroySoon();
+  }
+
+  /** The session is over for the database (once): recorded and counted. */
+  #finish(reason: string): void {
+    if (this.#over !== null) return;
+    this.#over = reason;
+    this.#backend?.destroy();
+    if (!this.#opened) return;
+    this.deps.audit({ kind: 'closed', reason, ...this.#who() });
+    this.deps.closed(this, reason);
   }
 
   end(reason: string): void {
+    this.#finish(reason);
     if (this.#ended) return;
     this.#ended = true;
-    this.#backend?.destroy();
     if (!this.#client.writableEnded) this.#client.end();
     this.#client.destroySoon();
-    if (this.userId !== null) this.deps.audit({ kind: 'closed', reason, ...this.#who() });
-    this.deps.closed(this, reason);
   }
 }
+
+/** The socket's stream with `early` in front of what it reads next. */
+const replaying = (socket: Socket, early: Buffer): Duplex => {
+  const stream = new Duplex({
+    read: () => {
+      socket.resume();
+    },
+    write: (chunk: Buffer, _encoding, done) => {
+      socket.write(chunk, done);
+    },
+    final: (done) => {
+      socket.end(done);
+    },
+    destroy: (error, done) => {
+      socket.destroy(error ?? undefined);
+      done(error);
+    },
+  });
+  stream.push(early);
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => stream.push(null));
+  socket.once('close', () => stream.destroy());
+  return stream;
+};
 
 /** An AccessID as a client typed it, safe to put in an error message. */
 const printable = (text: string): string => (/^[\x20-\x7e]{0,64}$/.test(text) ? text.replace(/'/g, '') : '(unreadable)');

@@ -13,16 +13,21 @@ import { startProxyNode, type VerifyResult } from '../../proxy-node/index.js';
 import { printFailure, type CliCommand } from '../command.js';
 import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, PREFIX } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
-import { flagHelp, parseFlags, UsageError, type Flag } from '../flags.js';
+import { flagHelp, parseFlags, UsageError, type Args, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
 
-const FLAGS: readonly Flag[] = [
-  { name: 'instance', value: 'ID', multiple: true, help: 'an instance this node serves (repeat it for more)' },
-  { name: 'all-instances', help: 'serve every instance instead' },
+/** What every process that runs a proxy node is told: where NATS is, and how to name itself. */
+export const NODE_FLAGS: readonly Flag[] = [
   { name: 'nats', value: 'URL', help: `the NATS server (or KEYWARD_NATS_URL; default ${DEFAULT_NATS_URL})` },
   { name: 'prefix', value: 'P', help: `the subject prefix of enforcement reports (or KEYWARD_PREFIX; default ${DEFAULT_PREFIX})` },
   { name: 'node-id', value: 'ID', help: 'the name in enforcement reports (default hostname-pid)' },
   { name: 'staleness-ms', value: 'MS', help: 'refuse everything after this long without NATS (default 30000)' },
+];
+
+const FLAGS: readonly Flag[] = [
+  { name: 'instance', value: 'ID', multiple: true, help: 'an instance this node serves (repeat it for more)' },
+  { name: 'all-instances', help: 'serve every instance instead' },
+  ...NODE_FLAGS,
   { name: 'help', help: 'show this help' },
 ];
 
@@ -36,12 +41,8 @@ const proxyKeyFrom = (env: NodeJS.ProcessEnv): SealingKey => {
   return new SealingKey(bytes);
 };
 
-const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
-  const args = parseFlags(FLAGS, argv);
-  const listed = args.list('instance');
-  const all = args.switch('all-instances');
-  if (all === (listed.length > 0)) throw new UsageError('give --instance ID (one or more) or --all-instances');
-  if (!listed.every((i) => InstanceId.is(i))) throw new UsageError('--instance must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
+/** The NODE_FLAGS and the environment a proxy node needs (KEYWARD_PROXY_KEY, KEYWARD_LOG_LEVEL). */
+export const nodeSettingsFrom = (args: Args, env: NodeJS.ProcessEnv) => {
   const servers = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
   if (!NATS_URL.test(servers)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
   const prefix = args.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
@@ -52,7 +53,16 @@ const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
   if (stalenessMs !== undefined && stalenessMs < 1) throw new UsageError('--staleness-ms must be at least 1');
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  return { instances: all ? ('all' as const) : listed, servers: natsServers(servers), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
+  return { servers: natsServers(servers), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
+};
+
+const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
+  const args = parseFlags(FLAGS, argv);
+  const listed = args.list('instance');
+  const all = args.switch('all-instances');
+  if (all === (listed.length > 0)) throw new UsageError('give --instance ID (one or more) or --all-instances');
+  if (!listed.every((i) => InstanceId.is(i))) throw new UsageError('--instance must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
+  return { instances: all ? ('all' as const) : listed, ...nodeSettingsFrom(args, env) };
 };
 
 // The database account's password is left out altogether, not even as [redacted].
