@@ -3,8 +3,9 @@
 // stopped being valid (or every session, once the node may no longer vouch for any key).
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { Outcome, ProxyNode } from '../proxy-node/index.js';
+import type { Outcome, ProxyNode, ProxyNodeLogger } from '../proxy-node/index.js';
 import type { SqlAuditLog } from './audit-log.js';
+import { killQuery } from './kill.js';
 import type { Greeting } from './packets.js';
 import { Session } from './session.js';
 
@@ -16,6 +17,7 @@ export interface MysqlProxyOptions {
   /** PEM certificate and key: clients must then use TLS. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly audit: SqlAuditLog;
+  readonly log?: ProxyNodeLogger;
   readonly handshakeTimeoutMs?: number;
   /** How often the node's staleness is looked at (default 1000 ms). */
   readonly staleCheckMs?: number;
@@ -44,7 +46,7 @@ const bump = (counts: Record<string, number>, key: string): void => {
 const FIRST_SESSION_ID = 0x80000000;
 
 export const startMysqlProxy = async (options: MysqlProxyOptions): Promise<MysqlProxy> => {
-  const { node, instanceId, audit } = options;
+  const { node, instanceId, audit, log } = options;
   const tls: SecureContext | undefined = options.tls === undefined ? undefined : createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' });
   const sessions = new Set<Session>();
   const sockets = new Set<Socket>();
@@ -63,6 +65,11 @@ export const startMysqlProxy = async (options: MysqlProxyOptions): Promise<Mysql
       knownGreeting: () => known,
       learnGreeting: (g) => { known = g; },
       verify: (accessId, salt, scramble) => node.verifyMysqlNative(instanceId, accessId, salt, scramble),
+      kill: (account, threadId) => {
+        killQuery(options.database, account, threadId).catch((e: unknown) => {
+          log?.warn({ instanceId, threadId, err: e instanceof Error ? e.message : String(e) }, 'mysql proxy: the statement of an invalidated session could not be killed');
+        });
+      },
       tls,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       nodeId: node.nodeId,

@@ -158,7 +158,7 @@ export class ResponseTracker {
       if (ok === null || (ok.status & Status.MORE_RESULTS_EXIST) === 0) this.#finish(w, null);
     } else {
       // A column count starts a result set.
-      const count = first === undefined ? 0 : first < 0xfb ? first : first === 0xfc ? p.head.readUInt16LE(1) : first === 0xfd ? p.head.readUIntLE(1, 3) : 0;
+      const count = first === undefined ? 0 : first < 0xfb ? first : first === 0xfc && p.head.length >= 3 ? p.head.readUInt16LE(1) : first === 0xfd && p.head.length >= 4 ? p.head.readUIntLE(1, 3) : 0;
       w.phase = { kind: 'columns', left: count, then: 'rows' };
     }
   }

@@ -39,6 +39,8 @@ export interface SessionDeps {
   knownGreeting(): Greeting | undefined;
   learnGreeting(g: Greeting): void;
   verify(accessId: string, salt: Buffer, scramble: Buffer): VerifyResult;
+  /** Stops what the database is still running for a session that was cut off. */
+  kill(account: Accepted['databaseAccount'], threadId: number): void;
   readonly tls: SecureContext | undefined;
   readonly handshakeTimeoutMs: number;
   readonly nodeId: string;
@@ -162,6 +164,8 @@ export class Session {
   #lastSeq = 0;
   readonly #inFlight: { command: number; statement: string | null; truncated: boolean; startedAt: number }[] = [];
   readonly #prepared = new Map<number, string>();
+  #grant: Accepted | undefined;
+  #threadId = 0;
   readonly #client_: string;
 
   constructor(
@@ -231,8 +235,10 @@ export class Session {
       return;
     }
     this.userId = verdict.userId;
+    this.#grant = verdict;
     try {
       const backend = await (early ?? this.#openBackend());
+      this.#threadId = backend.greeting.connectionId;
       await this.#loginBackend(backend, response, verdict);
       const rest = reader.rest();
       this.#relay(backend, response.capabilities & backend.greeting.capabilities, rest);
@@ -449,8 +455,12 @@ export class Session {
     this.#backend = undefined;
     const waiting = this.#tracker?.busy === true;
     this.#finish(`invalidated: ${reason}`);
-    if (waiting) this.#refuse(this.#lastSeq + 1, reason);
-    else this.#invalidated = reason;
+    if (waiting) {
+      this.#refuse(this.#lastSeq + 1, reason);
+      if (this.#grant !== undefined) this.deps.kill(this.#grant.databaseAccount, this.#threadId);
+    } else {
+      this.#invalidated = reason;
+    }
   }
 
   #refuse(seq: number, reason: string): void {

@@ -57,6 +57,28 @@ describe('the MySQL proxy with mysql2', () => {
     a.destroy();
   });
 
+  it('stops the statement a revoked key was running, in the database too', async () => {
+    const p = await w.authorize('jill', { databaseAccount: w.accounts.custom });
+    await w.atNode(p);
+    const c = await w.mysql2(p);
+    const running = c.query('SELECT SLEEP(60) AS slept');
+    const sleeping = async (): Promise<number> => {
+      const [rows] = await w.root.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT SLEEP%'`, [w.accounts.custom.username]);
+      return Number((rows as { n: number }[])[0]?.n);
+    };
+    while ((await sleeping()) === 0) await new Promise((r) => setTimeout(r, 20));
+    ok(await w.kw.request('cmd.revoke', { actor: ADMIN, instanceId: INSTANCE, userId: 'jill', mode: 'recycle' }));
+    await expect(running).rejects.toThrow(/stopped being valid \(recycled\)/);
+    c.destroy();
+    // Gone from MariaDB long before its 60 s, not merely cut off from the client.
+    let left = await sleeping();
+    for (let i = 0; i < 250 && left > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await sleeping();
+    }
+    expect(left).toBe(0);
+  });
+
   it('after a rotation refuses the old pair and accepts the new one', async () => {
     const old = await w.authorize('gina');
     await w.atNode(old);

@@ -36,6 +36,8 @@ export interface ProxyWorld {
   readonly kw: Keyward;
   readonly node: ProxyNode;
   readonly proxy: MysqlProxy;
+  /** What the relay seals database passwords with: another proxy of this world needs it. */
+  readonly proxyKey: SealingKey;
   /** root on MariaDB, for setting up and checking from outside the proxy. */
   readonly root: mysql.Connection;
   readonly schema: string;
@@ -51,8 +53,8 @@ export interface ProxyWorld {
   /** Until the node accepts the pair (or, with `false`, refuses it). */
   atNode(p: Pair, valid?: boolean): Promise<void>;
   mysql2(p: Pair, options?: mysql.ConnectionOptions): Promise<mysql.Connection>;
-  /** The `mariadb` command-line client through the proxy; rejects with its stderr on failure. */
-  mariadb(p: Pair, sql: string, extra?: readonly string[]): Promise<string>;
+  /** The `mariadb` command-line client through the proxy (or another at `port`); rejects with its stderr on failure. */
+  mariadb(p: Pair, sql: string, extra?: readonly string[], port?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -126,14 +128,14 @@ export const startProxyWorld = async (options: ProxyWorldOptions = {}): Promise<
       }
     };
     return {
-      nats, kw, node, proxy, root, schema, accounts, records, secrets, until, stop,
+      nats, kw, node, proxy, proxyKey, root, schema, accounts, records, secrets, until, stop,
       authorize: async (userId, extra = {}) => pairOf(ok(await kw.request('cmd.authorize', { actor: ADMIN, instanceId: INSTANCE, userId, policy: { type: 'system' }, ...extra }))),
       rotate: async (userId) => pairOf(ok(await kw.request('cmd.rotate', { actor: ADMIN, instanceId: INSTANCE, userId }))),
       atNode: (p, valid = true) => until(() => node.verify(INSTANCE, p.accessId, p.secret).ok === valid),
       mysql2: (p, extra = {}) => mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: p.accessId, password: p.secret, ...extra }),
-      mariadb: async (p, sql, extra = ['--skip-ssl']) => {
+      mariadb: async (p, sql, extra = ['--skip-ssl'], port = proxy.port) => {
         try {
-          const { stdout } = await run('mariadb', ['-h127.0.0.1', `-P${proxy.port}`, `-u${p.accessId}`, `-p${p.secret}`, '--batch', '--skip-column-names', ...extra, '-e', sql]);
+          const { stdout } = await run('mariadb', ['-h127.0.0.1', `-P${port}`, `-u${p.accessId}`, `-p${p.secret}`, '--batch', '--skip-column-names', ...extra, '-e', sql]);
           return stdout;
         } catch (e) {
           throw new Error((e as { stderr?: string }).stderr ?? String(e), { cause: e });

@@ -5,9 +5,10 @@ import { AUDIT_COMMANDS } from './audit.js';
 import { AUDIT_TIMELINE } from './audit-timeline.js';
 import { AUDIT_VERIFY } from './audit-verify.js';
 import { KEY_COMMANDS } from './keys.js';
+import { MYSQL_PROXY } from './mysql-proxy.js';
 import { PROXY_COMMANDS } from './proxy.js';
 import { PROXY_NODE } from './proxy-node.js';
 import { RELAY, SCHEDULER, SERVE } from './service.js';
 import { TICKET_COMMANDS } from './tickets.js';
 
-export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE, AUDIT_TIMELINE, ...AUDIT_COMMANDS, AUDIT_VERIFY];
+export const COMMANDS: readonly CliCommand[] = [SERVE, RELAY, SCHEDULER, ...PROXY_COMMANDS, ...KEY_COMMANDS, ...TICKET_COMMANDS, PROXY_NODE, MYSQL_PROXY, AUDIT_TIMELINE, ...AUDIT_COMMANDS, AUDIT_VERIFY];
