@@ -54,35 +54,83 @@ export const recordedStatement = (sql: string): { statement: string; truncated: 
 
 export interface SqlAuditLog {
   record(input: SqlAuditInput): void;
-  /** Records published, and those the NATS client refused. */
+  /** Records handed to NATS, and those the NATS client refused. */
   counts(): { published: number; failed: number };
+  /** Hands what is waiting to NATS now (before a drain at shutdown). */
+  flush(): void;
 }
+
+/** A message carries one record per line; readers split it. */
+export const recordsOf = (data: Uint8Array): unknown[] =>
+  new TextDecoder()
+    .decode(data)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        return undefined;
+      }
+    });
 
 /** The stream that keeps the records; created, or given this prefix's subjects, by every proxy at start. */
 export const ensureSqlAuditStream = (jsm: JetStreamManager, prefix: string): Promise<void> => ensureStream(jsm, SQL_AUDIT_STREAM, sqlAuditSubjects(prefix));
 
+export interface SqlAuditBatching {
+  /** Records per message at most (default 256). */
+  readonly maxRecords?: number;
+  /** How long a record may wait for others (default 20 ms). */
+  readonly maxDelayMs?: number;
+}
+
 /**
- * Plain publishes the stream captures, not a JetStream publish per statement: the statement's
- * answer never waits for NATS. While NATS is away the client buffers them and sends them on
- * reconnection; past the staleness bound the proxy refuses everything, so little can pile up.
- * Nats-Msg-Id makes a resend after a reconnection count once.
+ * Plain publishes the stream captures, never awaited: a statement's answer does not wait for
+ * NATS. Records are sent in batches, one message of JSON lines per batch: a message per
+ * statement would cost the NATS server more than the proxy spends relaying the statement.
+ * While NATS is away the client buffers them and sends them on reconnection; past the
+ * staleness bound the proxy refuses everything, so little can pile up. Nats-Msg-Id (the
+ * first record's id) makes a resend after a reconnection count once.
  */
-export const sqlAuditLog = (nc: NatsConnection, prefix: string, clock: () => number = Date.now): SqlAuditLog => {
+export const sqlAuditLog = (nc: NatsConnection, prefix: string, clock: () => number = Date.now, batching: SqlAuditBatching = {}): SqlAuditLog => {
+  const maxRecords = batching.maxRecords ?? 256;
+  const maxDelayMs = batching.maxDelayMs ?? 20;
   let published = 0;
   let failed = 0;
   const encoder = new TextEncoder();
+  const waiting = new Map<string, { firstId: string; lines: string[] }>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const send = (subject: string): void => {
+    const batch = waiting.get(subject);
+    if (batch === undefined) return;
+    waiting.delete(subject);
+    const h = headers();
+    h.set('Nats-Msg-Id', batch.firstId);
+    try {
+      nc.publish(subject, encoder.encode(`${batch.lines.join('\n')}\n`), { headers: h });
+      published += batch.lines.length;
+    } catch {
+      failed += batch.lines.length;
+    }
+  };
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    for (const subject of [...waiting.keys()]) send(subject);
+  };
+
   return {
     record(input) {
       const record = { id: randomUUID(), at: new Date(clock()).toISOString(), ...input };
-      const h = headers();
-      h.set('Nats-Msg-Id', record.id);
-      try {
-        nc.publish(sqlAuditSubject(prefix, input.instanceId), encoder.encode(JSON.stringify(record)), { headers: h });
-        published++;
-      } catch {
-        failed++;
-      }
+      const subject = sqlAuditSubject(prefix, input.instanceId);
+      const batch = waiting.get(subject) ?? { firstId: record.id, lines: [] };
+      waiting.set(subject, batch);
+      batch.lines.push(JSON.stringify(record));
+      if (batch.lines.length >= maxRecords) send(subject);
+      else timer ??= setTimeout(flush, maxDelayMs);
     },
     counts: () => ({ published, failed }),
+    flush,
   };
 };

@@ -43,6 +43,8 @@ export const Status = { MORE_RESULTS_EXIST: 0x0008, CURSOR_EXISTS: 0x0040 } as c
 export interface Packet {
   readonly seq: number;
   readonly payload: Buffer;
+  /** The packet as it came, header included: relayed without being copied. */
+  readonly raw: Buffer;
 }
 
 export const packet = (seq: number, payload: Buffer): Buffer => {
@@ -74,10 +76,10 @@ export class PacketReader {
       return null;
     }
     if (this.#buffered.length < HEADER + length) return null;
-    const payload = this.#buffered.subarray(HEADER, HEADER + length);
+    const raw = this.#buffered.subarray(0, HEADER + length);
     const seq = this.#buffered[3] ?? 0;
     this.#buffered = this.#buffered.subarray(HEADER + length);
-    return { seq, payload };
+    return { seq, payload: raw.subarray(HEADER), raw };
   }
 
   /** Bytes received past the last whole packet (the start of what follows the handshake). */

@@ -374,9 +374,7 @@ export class Session {
     const commands = new PacketReader(COMMAND_LIMIT);
     const onData = (chunk: Buffer): void => {
       commands.push(chunk);
-      server.cork();
       for (let p = commands.next(); p !== null; p = commands.next()) this.#fromClient(p);
-      server.uncork();
       if (commands.tooLarge) this.end('client-sent-oversized-packet');
       else if (server.writableNeedDrain) client.pause();
     };
@@ -408,11 +406,7 @@ export class Session {
       this.#lastSeq = 0;
       this.#begin(command, p.payload);
     }
-    const header = Buffer.allocUnsafe(4);
-    header.writeUIntLE(p.payload.length, 0, 3);
-    header[3] = p.seq;
-    server.write(header);
-    server.write(p.payload);
+    server.write(p.raw);
   }
 
   #begin(command: number, payload: Buffer): void {

@@ -47,6 +47,7 @@ const records: SqlAuditInput[] = [];
 const audit: SqlAuditLog = {
   record: (input) => { records.push(input); },
   counts: () => ({ published: records.length, failed: 0 }),
+  flush: () => undefined,
 };
 const log = createLogger({
   level: 'trace',

@@ -111,6 +111,7 @@ export const startProxyWorld = async (options: ProxyWorldOptions = {}): Promise<
           published.record(input);
         },
         counts: () => published.counts(),
+        flush: () => { published.flush(); },
       },
       ...options.proxy,
     });

@@ -103,6 +103,7 @@ const run = async (argv: readonly string[], io: Io): Promise<number> => {
   const stop = async (): Promise<void> => {
     await Promise.allSettled([mysqlProxy?.close(), sql?.close(), http?.close()]);
     await node.close();
+    audit.flush();
     await nc.drain().catch(() => undefined);
   };
   try {
