@@ -20,8 +20,15 @@ interface Settings {
 const settings = JSON.parse(process.argv[2] ?? '{}') as Settings;
 const { mode, connections, count, ...address } = settings;
 const latencies: number[] = [];
+// CPU time of the measured part only (set once warmed up), so the bench can say who spent what.
+let cpuAtStart = process.cpuUsage();
+const cpuMs = (): number => {
+  const used = process.cpuUsage(cpuAtStart);
+  return (used.user + used.system) / 1000;
+};
 
 if (mode === 'connect') {
+  cpuAtStart = process.cpuUsage();
   const started = performance.now();
   await pool(count, connections, async () => {
     const t = performance.now();
@@ -29,7 +36,7 @@ if (mode === 'connect') {
     latencies.push(performance.now() - t);
     await c.end();
   });
-  process.stdout.write(`${JSON.stringify({ seconds: (performance.now() - started) / 1000, latencies })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds: (performance.now() - started) / 1000, latencies, cpuMs: cpuMs() })}\n`);
 } else {
   const clients = await Promise.all(Array.from({ length: connections }, () => mysql.createConnection(address)));
   const sql = mode === 'select1' ? 'SELECT 1' : 'SELECT id, name FROM items';
@@ -37,6 +44,7 @@ if (mode === 'connect') {
   // Warm both paths up (JIT, buffers) before anything is timed.
   await Promise.all(clients.map(async (c) => { for (let i = 0; i < 50; i++) await c.query(sql); }));
   let next = 0;
+  cpuAtStart = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     clients.map(async (c) => {
@@ -50,5 +58,5 @@ if (mode === 'connect') {
   );
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(clients.map((c) => c.end()));
-  process.stdout.write(`${JSON.stringify({ seconds, latencies })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, latencies, cpuMs: cpuMs() })}\n`);
 }

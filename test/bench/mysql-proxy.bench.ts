@@ -5,7 +5,8 @@
 // open session of that key is closed. Aim: throughput >= 80% of direct, p50 added < 0.3 ms.
 //
 //   npm run bench -- mysql-proxy
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -25,12 +26,32 @@ const REVOKES = 20;
 interface Measured {
   readonly seconds: number;
   readonly latencies: number[];
+  /** The client's own CPU time. */
+  readonly cpuMs: number;
+  /** This process's (the proxy's) and MariaDB's CPU time over the same run. */
+  readonly proxyCpuMs: number;
+  readonly databaseCpuMs: number;
 }
+
+// MariaDB's CPU time from /proc, in ms (clock ticks of 10 ms): what the database spent.
+const databaseCpuMs = (): number => {
+  try {
+    const pid = execFileSync('pidof', ['mariadbd'], { encoding: 'utf8' }).trim().split(' ')[0] ?? '';
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+};
 
 const load = async (target: { port: number; user: string; password: string }, w: ProxyWorld, mode: string, connections: number, count: number): Promise<Measured> => {
   const settings = { host: '127.0.0.1', port: target.port, user: target.user, password: target.password, database: w.schema, mode, connections, count };
+  const cpu = process.cpuUsage();
+  const database = databaseCpuMs();
   const { stdout } = await run(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(settings)], { maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(stdout) as Measured;
+  const used = process.cpuUsage(cpu);
+  // Both include the child's start and warm-up: a little more than the measured part.
+  return { ...(JSON.parse(stdout) as Omit<Measured, 'proxyCpuMs' | 'databaseCpuMs'>), proxyCpuMs: (used.user + used.system) / 1000, databaseCpuMs: databaseCpuMs() - database };
 };
 
 /** Revoke acknowledged → the proxy has closed the key's open session, REVOKES times. */
@@ -71,6 +92,11 @@ export const mysqlProxyBench = async (): Promise<void> => {
       { name: 'SELECT 1 through the proxy', count: QUERIES, seconds: select.proxy.seconds, baselineName: 'SELECT 1 to MariaDB directly', baselineSeconds: select.direct.seconds },
       { name: '1,000-row SELECT through the proxy', count: ROW_QUERIES, seconds: rows.proxy.seconds, baselineName: '1,000-row SELECT directly', baselineSeconds: rows.direct.seconds },
     ]);
+    const perQuery = (m: Measured, n: number) => [m.cpuMs, m.proxyCpuMs, m.databaseCpuMs].map((ms) => `${((ms * 1000) / n).toFixed(1)} µs`);
+    table('MySQL proxy: CPU time per SELECT 1 (8 connections; proxy and database figures include the client\'s start-up)', ['path', 'client', 'proxy process', 'MariaDB'], [
+      ['through the proxy', ...perQuery(select.proxy, QUERIES)],
+      ['directly', ...perQuery(select.direct, QUERIES)],
+    ], 0);
     const one = { proxy: await load(viaProxy, w, 'select1', 1, SEQUENTIAL), direct: await load(direct, w, 'select1', 1, SEQUENTIAL) };
     const connects = { proxy: await load(viaProxy, w, 'connect', 1, CONNECTS), direct: await load(direct, w, 'connect', 1, CONNECTS) };
     latencyReport('MySQL proxy: latency, one connection at a time', [
