@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { AccessId } from '../../domain/index.js';
 import type { Accepted, RefusalReason, VerifyResult } from '../proxy-node/index.js';
 import { Refusal } from '../proxy-node/index.js';
 import type { SqlAuditInput } from './audit-log.js';
@@ -230,7 +231,7 @@ export class Session {
       void early?.then((b) => b.socket.destroy(), () => undefined);
       deps.onLogin(verdict.reason);
       deps.audit({ kind: 'login', ok: false, reason: verdict.reason === Refusal.REVOKED ? `revoked: ${verdict.revokedReason}` : verdict.reason, ...this.#who() });
-      this.#client.end(packet(seq + 1, errPacket(ErrorCode.ACCESS_DENIED, '28000', `Access denied for AccessID '${printable(accessId)}': ${refusalMessage(verdict)}`)));
+      this.#client.end(packet(seq + 1, errPacket(ErrorCode.ACCESS_DENIED, '28000', `Access denied for AccessID '${AccessId.is(accessId) ? accessId : '(malformed)'}': ${refusalMessage(verdict)}`)));
       this.#ended = true;
       return;
     }
@@ -267,7 +268,10 @@ export class Session {
   }
 
   #who(): { instanceId: string; accessId: string; userId: string | null; nodeId: string; session: string; via: 'mysql'; client: string } {
-    return { instanceId: this.deps.instanceId, accessId: this.accessId ?? '', userId: this.userId, nodeId: this.deps.nodeId, session: String(this.id), via: 'mysql', client: this.#client_ };
+    // What a client typed as its user name is recorded only if it is an AccessID: one that
+    // pasted its secret there must not find it in the audit trail.
+    const accessId = this.accessId !== null && AccessId.is(this.accessId) ? this.accessId : '(malformed)';
+    return { instanceId: this.deps.instanceId, accessId, userId: this.userId, nodeId: this.deps.nodeId, session: String(this.id), via: 'mysql', client: this.#client_ };
   }
 
   #refuseEarly(e: unknown): void {
@@ -511,5 +515,3 @@ const replaying = (socket: Socket, early: Buffer): Duplex => {
   return stream;
 };
 
-/** An AccessID as a client typed it, safe to put in an error message. */
-const printable = (text: string): string => (/^[\x20-\x7e]{0,64}$/.test(text) ? text.replace(/'/g, '') : '(unreadable)');

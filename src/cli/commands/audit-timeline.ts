@@ -36,7 +36,7 @@ const optionsFrom = (args: Args): Options => {
 };
 
 // RFC 4180: a field holding a comma, a quote or a line break is quoted, quotes doubled.
-const csvField = (value: string | null): string => {
+export const csvField = (value: string | null): string => {
   const text = value ?? '';
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
