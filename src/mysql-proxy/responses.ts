@@ -23,11 +23,13 @@ export class Framer {
   readonly #head: Buffer;
   #headHave = 0;
 
+  /** `errorCapture`: more of an ERR packet (0xFF first), so its message is kept whole. */
   constructor(
-    capture: number,
+    private readonly capture: number,
     private readonly onPacket: (p: FramedPacket) => void,
+    private readonly errorCapture = capture,
   ) {
-    this.#head = Buffer.alloc(capture);
+    this.#head = Buffer.alloc(Math.max(capture, errorCapture));
   }
 
   push(chunk: Buffer): void {
@@ -45,7 +47,9 @@ export class Framer {
         this.#headHave = 0;
       }
       const n = Math.min(this.#left, chunk.length - i);
-      const keep = Math.min(n, this.#head.length - this.#headHave);
+      const first = this.#headHave > 0 ? this.#head[0] : chunk[i];
+      const limit = first === 0xff ? this.errorCapture : this.capture;
+      const keep = Math.min(n, limit - this.#headHave);
       if (keep > 0) chunk.copy(this.#head, this.#headHave, i, i + keep);
       this.#headHave += keep;
       this.#left -= n;

@@ -21,6 +21,8 @@ import { Command, Framer, ResponseTracker, UNANSWERED, type Done } from './respo
 const HANDSHAKE_LIMIT = 16 * 1024;
 /** A client command is relayed once whole; the protocol's own maximum per packet. */
 const COMMAND_LIMIT = 0xffffff;
+/** An ERR packet's header (9 bytes) and the first 512 bytes of its message. */
+const ERROR_MESSAGE_BYTES = 9 + 512;
 /** Enough bytes of a command to record its statement's first 1,000 characters (4 bytes each at most). */
 const STATEMENT_BYTES = 1 + 4000;
 
@@ -85,6 +87,9 @@ const readPackets = <T>(socket: Socket, reader: PacketReader, take: (p: Packet) 
   new Promise((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
+      // Held until the next reader listens: bytes that arrive meanwhile (a client's first
+      // command right behind its login) must wait, not flow past with no one listening.
+      socket.pause();
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onClose);
@@ -128,6 +133,7 @@ const readPackets = <T>(socket: Socket, reader: PacketReader, take: (p: Packet) 
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.once('error', onClose);
+    socket.resume();
   });
 
 class HandshakeError extends Error {
@@ -365,10 +371,11 @@ export class Session {
     server.on('error', () => { this.end('database-disconnected'); });
     server.on('close', () => { this.end('database-disconnected'); });
     this.#tracker = new ResponseTracker((caps & Cap.DEPRECATE_EOF) !== 0, (command, done) => { this.#done(command, done); });
+    // 16 bytes tell every packet's kind and status; an error's message is kept for the audit.
     const framer = new Framer(16, (p) => {
       this.#lastSeq = p.seq;
       this.#tracker?.packet(p);
-    });
+    }, ERROR_MESSAGE_BYTES);
     server.on('data', (chunk: Buffer) => {
       framer.push(chunk);
       if (!client.write(chunk)) server.pause();
@@ -383,6 +390,8 @@ export class Session {
       else if (server.writableNeedDrain) client.pause();
     };
     client.on('data', onData);
+    server.resume();
+    client.resume();
     const leftover = backend.reader.rest();
     if (leftover.length > 0) server.emit('data', leftover);
     if (early.length > 0) onData(early);
