@@ -143,7 +143,39 @@ export interface ServiceConfig {
   readonly relay: { readonly proxyKey: MasterKeySource; readonly replicas: number } | null;
   /** Whether this process runs the scheduler (KEYWARD_SCHEDULER, on by default). */
   readonly scheduler: boolean;
+  /** The console (KEYWARD_CONSOLE, on 127.0.0.1:9480 by default); null when switched off. */
+  readonly console: ConsoleSettings | null;
 }
+
+export interface ConsoleSettings {
+  readonly host: string;
+  readonly port: number;
+  /** Local accounts (KEYWARD_CONSOLE_USERS, default console-users.json beside the store). */
+  readonly accountsFile: string;
+  /** KEYWARD_CONSOLE_TRUSTED_HEADERS=user-header,role-header: behind an authenticating proxy only. */
+  readonly trustedHeaders: { readonly user: string; readonly role: string } | undefined;
+}
+
+const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The console's settings, or the problems with them; `dataDir` is where the store's files are. */
+export const loadConsoleSettings = (env: NodeJS.ProcessEnv, dataDir: string, fallback = '127.0.0.1:9480'): { settings: ConsoleSettings | null; problems: string[] } => {
+  const text = env.KEYWARD_CONSOLE ?? fallback;
+  if (text === 'off') return { settings: null, problems: [] };
+  const problems: string[] = [];
+  const at = text.lastIndexOf(':');
+  const host = at === -1 ? '127.0.0.1' : text.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(at === -1 ? text : text.slice(at + 1));
+  if (host === '' || !Number.isInteger(port) || port < 0 || port > 65535) problems.push(`KEYWARD_CONSOLE must be off, PORT or HOST:PORT (like 127.0.0.1:9480), not "${text.slice(0, 40)}"`);
+  const headers = env.KEYWARD_CONSOLE_TRUSTED_HEADERS;
+  let trustedHeaders: ConsoleSettings['trustedHeaders'];
+  if (headers !== undefined && headers !== '' && headers !== 'off') {
+    const [user, role, ...rest] = headers.split(',').map((h) => h.trim());
+    if (user === undefined || role === undefined || rest.length > 0 || !HEADER_NAME.test(user) || !HEADER_NAME.test(role)) problems.push('KEYWARD_CONSOLE_TRUSTED_HEADERS must be two header names, user then role, like X-Forwarded-User,X-Forwarded-Role');
+    else trustedHeaders = { user, role };
+  }
+  return { settings: { host, port, accountsFile: env.KEYWARD_CONSOLE_USERS ?? join(dataDir, 'console-users.json'), trustedHeaders }, problems };
+};
 
 /** The servers of a NATS URL setting: one URL, or several joined by commas (a cluster's seeds). */
 export const natsServers = (setting: string): string[] => setting.split(',').map((url) => url.trim());
@@ -184,6 +216,8 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
   if (!['on', 'off'].includes(schedulerSetting)) problems.push(`KEYWARD_SCHEDULER must be on or off, not "${schedulerSetting.slice(0, 20)}"`);
   const replicas = Number(env.KEYWARD_JETSTREAM_REPLICAS ?? '1');
   if (!(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) problems.push('KEYWARD_JETSTREAM_REPLICAS must be a whole number from 1 to 5');
+  const consoleSettings = loadConsoleSettings(env, dataDir);
+  problems.push(...consoleSettings.problems);
   if (problems.length > 0 || store === undefined || masterKey === undefined || (relayOn && proxyKey === undefined)) throw new ConfigError(problems);
-  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas }, scheduler: schedulerSetting === 'on' };
+  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas }, scheduler: schedulerSetting === 'on', console: consoleSettings.settings };
 };

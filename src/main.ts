@@ -12,6 +12,7 @@ import { startService } from './service/service.js';
 import { startRelay } from './relay/relay.js';
 import { startScheduler } from './scheduler/scheduler.js';
 import { openStore } from './store/open.js';
+import { startConsole, type RunningConsole } from './console/server.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`keyward: ${message}\n`);
@@ -77,6 +78,14 @@ const scheduler = config.scheduler
       },
     })
   : undefined;
+// The console is an add-on: a port it cannot have is logged, and the service serves on.
+const consoleServer: RunningConsole | undefined =
+  config.console === null
+    ? undefined
+    : await startConsole({ nc, prefix: config.prefix, listen: config.console, accountsFile: config.console.accountsFile, trustedHeaders: config.console.trustedHeaders, store, log }).catch((e: unknown) => {
+        log.error({ err: e instanceof Error ? e.message : String(e), console: `${config.console?.host ?? ''}:${config.console?.port ?? ''}` }, 'the console could not start');
+        return undefined;
+      });
 if (config.relay?.proxyKey.warning !== undefined) log.warn(config.relay.proxyKey.warning);
 relay?.ready.then(
   () => {
@@ -86,7 +95,7 @@ relay?.ready.then(
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'relay could not start');
   },
 );
-log.info({ nats: config.natsUrl, prefix: config.prefix, store: describeStore(config.store), http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on', scheduler: scheduler === undefined ? 'off' : 'on' }, 'keyward is serving');
+log.info({ nats: config.natsUrl, prefix: config.prefix, store: describeStore(config.store), http: http?.port ?? 'off', relay: relay === undefined ? 'off' : 'on', scheduler: scheduler === undefined ? 'off' : 'on', console: consoleServer === undefined ? 'off' : `${config.console?.host ?? ''}:${consoleServer.port}` }, 'keyward is serving');
 
 void (async () => {
   for await (const status of nc.status()) log.info({ nats: status.type, data: typeof status.data === 'string' ? status.data : undefined }, 'nats connection');
@@ -101,6 +110,7 @@ const shutdown = async (signal: string): Promise<void> => {
   await service.stop();
   await relay?.stop();
   await http?.close();
+  await consoleServer?.close();
   await nc.drain();
   await projector.stop();
   await store.close();

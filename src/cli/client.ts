@@ -23,7 +23,7 @@ export const failure = (code: string, message: string): Reply => ({ ok: false, e
 
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
 
-const readReply = (data: Uint8Array): Reply => {
+export const readReply = (data: Uint8Array): Reply => {
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder().decode(data));

@@ -8,7 +8,7 @@ const MAIN = join(import.meta.dirname, '../../src/main.ts');
 
 /** `npm start`'s entry point as a child process, resolved once it says it is serving. */
 export const startProcess = (env: Record<string, string>, stdout: string[] = []): { child: ChildProcess; serving: Promise<void>; exited: Promise<number | null>; stderr: string[] } => {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, KEYWARD_HTTP_PORT: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, KEYWARD_HTTP_PORT: 'off', KEYWARD_CONSOLE: 'off', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));

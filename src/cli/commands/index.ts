@@ -5,6 +5,7 @@ import { AUDIT_COMMANDS } from './audit.js';
 import { AUDIT_STATEMENTS } from './audit-statements.js';
 import { AUDIT_TIMELINE } from './audit-timeline.js';
 import { AUDIT_VERIFY } from './audit-verify.js';
+import { CONSOLE_COMMANDS } from './console.js';
 import { KEY_COMMANDS } from './keys.js';
 import { MYSQL_PROXY } from './mysql-proxy.js';
 import { PROXY_COMMANDS } from './proxy.js';
