@@ -19,7 +19,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: .85rem; color: var(--muted); font-weight: 600; }
 td.actions { white-space: nowrap; }
-td.actions form, td.actions a { display: inline-block; margin: 0 .25rem .25rem 0; }
+td.actions form, td.actions a { display: inline-flex; gap: .25rem; margin: 0 .25rem .25rem 0; vertical-align: top; }
+td.actions input[type=text] { width: 9rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
 button, .button { font: inherit; padding: .3rem .7rem; border: 1px solid var(--line); border-radius: 6px; background: var(--soft); color: var(--fg); cursor: pointer; text-decoration: none; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
@@ -38,11 +39,17 @@ input[type=text], input[type=password], input[type=number], input[type=datetime-
 .status-active { color: var(--ok); font-weight: 600; }
 .status-revoked, .status-expired, .status-disabled, .status-rejected { color: var(--muted); }
 .pager { display: flex; gap: 1rem; margin-top: 1rem; }
+td.time { white-space: nowrap; }
 @media (max-width: 40rem) {
+  main { padding: .75rem; }
+  table.cards, table.cards tbody { display: block; width: 100%; }
   table.cards thead { display: none; }
   table.cards tr { display: block; border: 1px solid var(--line); border-radius: 8px; margin-bottom: .75rem; padding: .25rem .5rem; }
-  table.cards td { display: flex; gap: .5rem; border: 0; padding: .2rem 0; }
-  table.cards td::before { content: attr(data-label); color: var(--muted); min-width: 7.5rem; font-size: .85rem; }
+  table.cards td { display: flex; gap: .5rem; border: 0; padding: .2rem 0; min-width: 0; overflow-wrap: anywhere; }
+  table.cards td::before { content: attr(data-label); color: var(--muted); flex: 0 0 7rem; font-size: .85rem; }
+  table.cards td.actions { white-space: normal; flex-wrap: wrap; padding-top: .4rem; }
+  table.cards td.actions::before { display: none; }
+  table.cards td.actions:empty { display: none; }
 }
 `;
 

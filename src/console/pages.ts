@@ -118,7 +118,7 @@ ${proxies.map(
   <td data-label="Instance"><a href="/instances/${String(p.instanceId)}">${String(p.instanceId)}</a></td>
   <td data-label="Owner">${String(p.ownerId)}</td>
   <td data-label="Status" class="status-${String(p.status)}">${String(p.status)}</td>
-  <td data-label="Enabled at">${when(p.enabledAt)}</td>
+  <td data-label="Enabled at" class="time">${when(p.enabledAt)}</td>
   <td data-label="Active grants">${counts[i] ?? '?'}</td>
   <td class="actions">${p.status === 'enabled'
     ? html`<form method="post" action="/proxies/${String(p.instanceId)}/disable">${csrf(req)}<button class="danger" type="submit">Disable</button></form>`
@@ -157,7 +157,7 @@ const disableProxy = async (req: Request, instanceId: string): Promise<Page> => 
 const policyText = (policy: unknown): string => {
   const p = policy as { type?: string; intervalSeconds?: number; expiresAt?: string } | undefined;
   if (p?.type === 'rotate') return `rotate every ${formatInterval(p.intervalSeconds ?? 0)}`;
-  if (p?.type === 'expire') return `expires ${when(p.expiresAt)}`;
+  if (p?.type === 'expire') return 'expires at a set time';
   return 'system (no automatic rotation)';
 };
 
@@ -191,8 +191,8 @@ ${grants.map((g) => {
   <td data-label="AccessID"><code>${String(g.accessId)}</code></td>
   <td data-label="Policy">${policyText(g.policy)}</td>
   <td data-label="Account">${account?.custom === true ? `custom: ${account.username ?? ''}` : 'default'}</td>
-  <td data-label="Next rotation">${when(g.rotatesAt)}</td>
-  <td data-label="Expiry">${when(g.notAfter)}</td>
+  <td data-label="Next rotation" class="time">${when(g.rotatesAt)}</td>
+  <td data-label="Expiry" class="time">${when(g.notAfter)}</td>
   <td data-label="Origin">${originText(g.origin)}</td>
   <td class="actions">${mine && active
     ? html`<form method="post" action="${userPath(g)}/view">${csrf(req)}<button type="submit">View</button></form>
@@ -408,11 +408,11 @@ const historyPage = async (req: Request, ctx: Context): Promise<Page> => {
 <thead><tr><th>When</th><th>What</th><th>Instance</th><th>User</th><th>Who</th><th>AccessID</th><th>Detail</th></tr></thead>
 <tbody>
 ${shown.map(
-  (e) => html`<tr><td data-label="When">${when(e.at)}</td><td data-label="What">${e.event}</td><td data-label="Instance">${e.instanceId}</td><td data-label="User">${e.userId ?? ''}</td><td data-label="Who">${e.actor} (${e.actorRole})</td><td data-label="AccessID"><code>${e.accessId ?? ''}</code></td><td data-label="Detail">${e.detail}</td></tr>`,
+  (e) => html`<tr><td data-label="When" class="time">${when(e.at)}</td><td data-label="What">${e.event}</td><td data-label="Instance">${e.instanceId}</td><td data-label="User">${e.userId ?? ''}</td><td data-label="Who">${e.actor} (${e.actorRole})</td><td data-label="AccessID"><code>${e.accessId ?? ''}</code></td><td data-label="Detail">${e.detail}</td></tr>`,
 )}
 </tbody></table></div>
 <p class="hint">${entries.length} event(s), oldest first; page ${page} of ${Math.max(1, Math.ceil(entries.length / HISTORY_PAGE))}.</p>
-<div class="pager">${page > 1 ? html`<a href="${link(page - 1)}">Newer ← previous</a>` : ''}${page * HISTORY_PAGE < entries.length ? html`<a href="${link(page + 1)}">Next →</a>` : ''}</div>`,
+<div class="pager">${page > 1 ? html`<a href="${link(page - 1)}">← Previous</a>` : ''}${page * HISTORY_PAGE < entries.length ? html`<a href="${link(page + 1)}">Next →</a>` : ''}</div>`,
   );
 };
 

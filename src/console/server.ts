@@ -139,7 +139,9 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
 
   const signIn = async (req: IncomingMessage, res: ServerResponse, form: URLSearchParams | null, cookies: Map<string, string>): Promise<void> => {
     if (req.method === 'GET') {
-      const token = randomBytes(24).toString('base64url');
+      // Kept while it lasts: a second sign-in page (another tab, a favicon's redirect) must not
+      // make the form of the first one stale.
+      const token = /^[A-Za-z0-9_-]{32}$/.test(cookies.get(SIGN_IN_COOKIE) ?? '') ? (cookies.get(SIGN_IN_COOKIE) ?? '') : randomBytes(24).toString('base64url');
       send(res, 200, signInPage(token, null), { 'set-cookie': cookie(SIGN_IN_COOKIE, token) });
       return;
     }
