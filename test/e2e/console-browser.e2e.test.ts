@@ -190,7 +190,7 @@ describe('the console in Chromium', () => {
     await ada.goto(`${site()}/instances/orders-db`);
     await shot(ada, 'instance-phone');
     // Nothing wider than the screen, not even inside a scrolling box: rows become cards.
-    const overflowing = () => ada.evaluate(() => [document.documentElement, ...document.querySelectorAll('.table-wrap, td')].filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+    const overflowing = () => ada.evaluate(() => [document.documentElement, ...document.querySelectorAll<HTMLElement>('.table-wrap, td')].filter((e) => e.scrollWidth > e.clientWidth + 1).length);
     expect(await overflowing()).toBe(0);
     await ada.goto(`${site()}/proxies`);
     await shot(ada, 'proxies-phone');
