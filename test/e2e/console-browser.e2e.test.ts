@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The console in a real browser: Debian's Chromium driven by playwright-core, against a real
 // keyward, nats-server and proxy node. The whole workflow by clicking, as an administrator, a
 // user filing a ticket and a regular owner; screenshots of the main pages go to
@@ -116,7 +115,7 @@ describe('the console in Chromium', () => {
     await rowOf(ada, 'carol').getByRole('button', { name: 'View' }).click();
     expect(await pairOn(ada)).toEqual(carol);
     await ada.getByRole('button', { name: 'Copy' }).last().click();
-    expect(await ada.evaluate(() => navigator.clipboard.readText())).toBe(carol.secret);
+    expect(await ada.evaluate<string>('navigator.clipboard.readText()')).toBe(carol.secret);
     await shot(ada, 'view-pair');
     await ada.getByRole('link', { name: 'Back to orders-db' }).click();
 
@@ -190,7 +189,7 @@ describe('the console in Chromium', () => {
     await ada.goto(`${site()}/instances/orders-db`);
     await shot(ada, 'instance-phone');
     // Nothing wider than the screen, not even inside a scrolling box: rows become cards.
-    const overflowing = () => ada.evaluate(() => [document.documentElement, ...document.querySelectorAll<HTMLElement>('.table-wrap, td')].filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+    const overflowing = () => ada.evaluate<number>("[document.documentElement, ...document.querySelectorAll('.table-wrap, td')].filter((e) => e.scrollWidth > e.clientWidth + 1).length");
     expect(await overflowing()).toBe(0);
     await ada.goto(`${site()}/proxies`);
     await shot(ada, 'proxies-phone');
