@@ -224,20 +224,13 @@ const pairPage = (req: Request, title: string, instanceId: string, result: Row, 
 const authorizeForm = (req: Request, instanceId: string, failure?: Failure): Page => {
   const f = req.form;
   const policy = f.get('policy') ?? 'system';
-  const account = f.get('account') ?? 'default';
   return layout(
     req,
     `Authorize a user on ${instanceId}`,
     html`${alert(failure)}
 <form class="stack" method="post" action="/instances/${instanceId}/authorize">${csrf(req)}
   <label>User <input type="text" name="userId" required maxlength="64" value="${f.get('userId') ?? ''}">${errorOf(failure, 'userId')}</label>
-  <fieldset><legend>Database account</legend>
-    <label class="choice"><input type="radio" name="account" value="default" ${account === 'default' ? 'checked' : ''}> The proxy's account</label>
-    <label class="choice"><input type="radio" name="account" value="custom" ${account === 'custom' ? 'checked' : ''}> A custom account</label>
-    <label>Username <span class="hint">custom account only</span><input type="text" name="dbUsername" value="${f.get('dbUsername') ?? ''}">${errorOf(failure, 'dbUsername')}</label>
-    <label>Password <span class="hint">custom account only</span><input type="password" name="dbPassword" autocomplete="new-password">${errorOf(failure, 'dbPassword')}</label>
-    ${errorOf(failure, 'databaseAccount')}
-  </fieldset>
+  ${accountFields(f, failure)}
   <fieldset><legend>Security policy</legend>
     <label class="choice"><input type="radio" name="policy" value="system" ${policy === 'system' ? 'checked' : ''}> System (no automatic rotation)</label>
     <label class="choice"><input type="radio" name="policy" value="rotate" ${policy === 'rotate' ? 'checked' : ''}> Regularly Update AccessKey Pair</label>
@@ -254,6 +247,21 @@ const authorizeForm = (req: Request, instanceId: string, failure?: Failure): Pag
   );
 };
 
+const accountFields = (f: URLSearchParams, failure: Failure | undefined): Html => {
+  const account = f.get('account') ?? 'default';
+  return html`<fieldset><legend>Database account</legend>
+    <label class="choice"><input type="radio" name="account" value="default" ${account === 'default' ? 'checked' : ''}> The proxy's account</label>
+    <label class="choice"><input type="radio" name="account" value="custom" ${account === 'custom' ? 'checked' : ''}> A custom account</label>
+    <label>Username <span class="hint">custom account only</span><input type="text" name="dbUsername" value="${f.get('dbUsername') ?? ''}">${errorOf(failure, 'dbUsername')}</label>
+    <label>Password <span class="hint">custom account only</span><input type="password" name="dbPassword" autocomplete="new-password">${errorOf(failure, 'dbPassword')}</label>
+    ${errorOf(failure, 'databaseAccount')}
+  </fieldset>`;
+};
+
+/** The account as the API takes it: absent for the proxy's own. */
+const accountFrom = (f: URLSearchParams): Record<string, unknown> =>
+  f.get('account') === 'custom' ? { databaseAccount: { username: f.get('dbUsername') ?? '', password: f.get('dbPassword') ?? '' } } : {};
+
 /** The policy as the API takes it; an expiry from the picker is UTC unless the browser said otherwise. */
 const policyFrom = (f: URLSearchParams): Record<string, unknown> => {
   const type = f.get('policy') ?? 'system';
@@ -269,13 +277,7 @@ const policyFrom = (f: URLSearchParams): Record<string, unknown> => {
 const authorize = async (req: Request, instanceId: string): Promise<Page> => {
   const f = req.form;
   const userId = f.get('userId') ?? '';
-  const custom = f.get('account') === 'custom';
-  const reply = await req.api('cmd.authorize', {
-    instanceId,
-    userId,
-    policy: policyFrom(f),
-    ...(custom ? { databaseAccount: { username: f.get('dbUsername') ?? '', password: f.get('dbPassword') ?? '' } } : {}),
-  });
+  const reply = await req.api('cmd.authorize', { instanceId, userId, policy: policyFrom(f), ...accountFrom(f) });
   if (!reply.ok) return authorizeForm(req, instanceId, reply.error);
   return pairPage(req, `${userId} is authorized on ${instanceId}`, instanceId, reply.result, `Give ${userId} this AccessKey pair.`);
 };
@@ -352,6 +354,7 @@ ${tickets.length === 0 ? html`<p class="hint">No tickets.</p>` : ''}
 <h2>Request access</h2>
 <form class="stack" method="post" action="/tickets/submit">${csrf(req)}
   <label>Instance <input type="text" name="instanceId" required maxlength="64" value="${f.get('instanceId') ?? ''}">${errorOf(failure, 'instanceId')}</label>
+  ${accountFields(f, failure)}
   <fieldset><legend>Security policy</legend>
     <label class="choice"><input type="radio" name="policy" value="system" ${policy === 'system' ? 'checked' : ''}> System</label>
     <label class="choice"><input type="radio" name="policy" value="rotate" ${policy === 'rotate' ? 'checked' : ''}> Regularly Update AccessKey Pair</label>
@@ -370,7 +373,7 @@ ${tickets.length === 0 ? html`<p class="hint">No tickets.</p>` : ''}
 
 const ticketAction = async (req: Request, ticketId: string | null, action: string): Promise<Page> => {
   if (action === 'submit') {
-    const reply = await req.api('cmd.ticket.submit', { instanceId: req.form.get('instanceId') ?? '', policy: policyFrom(req.form), reason: req.form.get('reason') ?? '' });
+    const reply = await req.api('cmd.ticket.submit', { instanceId: req.form.get('instanceId') ?? '', policy: policyFrom(req.form), reason: req.form.get('reason') ?? '', ...accountFrom(req.form) });
     if (!reply.ok) return ticketsPage(req, reply.error);
     return { redirect: `/tickets?done=${encodeURIComponent(`Ticket ${String(reply.result.ticketId)} is submitted.`)}` };
   }

@@ -214,6 +214,16 @@ describe('the console', () => {
     expect(queue.body).toContain(`/tickets/${ticketId}/approve`);
     expect((await admin.post(`/tickets/${ticketId}/approve`)).body).toContain(`Ticket ${ticketId} is approved.`);
     expect((await admin.request('/instances/billing-db')).body).toContain(`ticket ${ticketId} (approved by ada)`);
+    // A ticket may ask for a custom database account; approved, the grant has it.
+    await admin.post('/proxies/enable', { instanceId: 'reports-db', dbUsername: 'app', dbPassword: 'app-password-4' });
+    await requester.request('/tickets');
+    const custom = await requester.post('/tickets/submit', { instanceId: 'reports-db', account: 'custom', dbUsername: 'bob_ro', dbPassword: 'bob-password-1', policy: 'system', reason: 'read-only reports' });
+    const second = /Ticket ([A-Za-z0-9_-]+) is submitted/.exec(custom.body)?.[1] ?? '';
+    await admin.request('/tickets');
+    await admin.post(`/tickets/${second}/approve`);
+    const reports = await admin.request('/instances/reports-db');
+    expect(reports.body).toContain('custom: bob_ro');
+    expect(reports.body).not.toContain('bob-password-1');
   });
 
   it('signs out: the old session cookie no longer opens a page', async () => {
