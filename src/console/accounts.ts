@@ -34,16 +34,22 @@ export const hashPassword = async (password: string): Promise<string> => {
 };
 
 const parseHash = (hash: string): { N: number; r: number; p: number; salt: Buffer; key: Buffer } | null => {
-  const [tag, n, r, p, salt, key] = hash.split('$');
-  if (tag !== 'scrypt' || n === undefined || r === undefined || p === undefined || salt === undefined || key === undefined) return null;
-  return { N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt, 'base64'), key: Buffer.from(key, 'base64') };
+  const [tag, n, r, p, salt, key, ...rest] = hash.split('$');
+  if (tag !== 'scrypt' || n === undefined || r === undefined || p === undefined || salt === undefined || key === undefined || rest.length > 0) return null;
+  const parsed = { N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt, 'base64'), key: Buffer.from(key, 'base64') };
+  // Nothing weaker than what hashPassword writes, and nothing that would take the process down.
+  const sane = Number.isInteger(Math.log2(parsed.N)) && parsed.N >= 1 << 14 && parsed.N <= 1 << 20 && parsed.r >= 1 && parsed.r <= 16 && parsed.p >= 1 && parsed.p <= 4;
+  return sane && parsed.salt.length >= 16 && parsed.key.length === KEY_LENGTH ? parsed : null;
 };
 
 // Checked against when the user does not exist, so the answer takes as long either way.
 let decoy: Promise<string> | undefined;
 
+/** Makes the decoy now, so not even the first unknown user's sign-in takes longer. */
+export const prepareDecoy = (): Promise<string> => (decoy ??= hashPassword(randomBytes(16).toString('hex')));
+
 export const verifyPassword = async (hash: string | undefined, password: string): Promise<boolean> => {
-  const parsed = parseHash(hash ?? (await (decoy ??= hashPassword(randomBytes(16).toString('hex')))));
+  const parsed = parseHash(hash ?? (await prepareDecoy()));
   if (parsed === null) return false;
   const key = await scrypt(password, parsed.salt, { N: parsed.N, r: parsed.r, p: parsed.p });
   return key.length === parsed.key.length && timingSafeEqual(key, parsed.key) && hash !== undefined;
@@ -62,10 +68,16 @@ export const readAccounts = (path: string): Account[] => {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const parsed = JSON.parse(text) as { users?: unknown };
-  if (!Array.isArray(parsed.users)) throw new Error(`${path} is not a console accounts file ({"users": [...]})`);
-  return parsed.users.map((u: unknown, i) => {
-    const a = u as Partial<Account>;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not JSON: it should be a console accounts file ({"users": [...]})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { users?: unknown }).users)) throw new Error(`${path} is not a console accounts file ({"users": [...]})`);
+  const users = (parsed as { users: unknown[] }).users;
+  return users.map((u: unknown, i) => {
+    const a = (typeof u === 'object' && u !== null ? u : {}) as Partial<Account>;
     if (typeof a.userId !== 'string' || !isUserId(a.userId) || !ROLES.includes(a.role as Role) || typeof a.passwordHash !== 'string' || parseHash(a.passwordHash) === null) {
       throw new Error(`${path}: user ${i + 1} is not {userId, role: admin|dba|user, passwordHash}`);
     }

@@ -1,6 +1,7 @@
 // The console's pages and what each form does. Pages ask keyward's API for what they show and
 // send its commands as the signed-in person; an API refusal is shown beside the field it
 // concerns. A pair is shown once, on the page that answers the POST that made or viewed it.
+import { randomUUID } from 'node:crypto';
 import { mayManageKeysOf } from '../../domain/authorization.js';
 import { matches, timelineEntry, type TimelineEntry } from '../audit/timeline.js';
 import type { Failure, Reply } from '../cli/client.js';
@@ -49,7 +50,8 @@ ${content}
 </html>`,
 });
 
-const csrf = (req: Request): Html => html`<input type="hidden" name="_csrf" value="${req.session.csrf}">`;
+/** What every form carries: the session's token, and an id for the command it sends. */
+const csrf = (req: Request): Html => html`<input type="hidden" name="_csrf" value="${req.session.csrf}"><input type="hidden" name="commandId" value="${randomUUID()}">`;
 
 const when = (t: unknown): string => (typeof t === 'string' ? t.replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC') : '—');
 
@@ -72,9 +74,17 @@ const statusOf = (failure: Failure | undefined): number | undefined =>
 const alert = (failure: Failure | undefined): Html =>
   failure === undefined ? html`` : html`<p class="alert" role="alert">${failure.message}</p>`;
 
+// What the last action did, said once on the page it led to. Kept in the session, not the
+// URL: a link someone else made cannot put words in the console's mouth.
 const notice = (req: Request): Html => {
-  const text = req.query.get('done');
-  return text === null ? html`` : html`<p class="notice" role="status">${text.slice(0, 200)}</p>`;
+  const text = req.session.notice;
+  req.session.notice = undefined;
+  return text === undefined ? html`` : html`<p class="notice" role="status">${text}</p>`;
+};
+
+const done = (req: Request, to: string, text: string): Page => {
+  req.session.notice = text;
+  return { redirect: to };
 };
 
 const itemsOf = (reply: Reply): Row[] => (reply.ok && Array.isArray(reply.result.items) ? (reply.result.items as Row[]) : []);
@@ -142,14 +152,14 @@ const enableProxy = async (req: Request): Promise<Page> => {
   const instanceId = req.form.get('instanceId') ?? '';
   const reply = await req.api('cmd.proxy.enable', { instanceId, databaseAccount: { username: req.form.get('dbUsername') ?? '', password: req.form.get('dbPassword') ?? '' } });
   if (!reply.ok) return proxiesPage(req, reply.error, req.form);
-  return { redirect: `/instances/${encodeURIComponent(instanceId)}?done=${encodeURIComponent(`The proxy of ${instanceId} is enabled.`)}` };
+  return done(req, `/instances/${encodeURIComponent(instanceId)}`, `The proxy of ${instanceId} is enabled.`);
 };
 
 const disableProxy = async (req: Request, instanceId: string): Promise<Page> => {
   const reply = await req.api('cmd.proxy.disable', { instanceId });
   if (!reply.ok) return proxiesPage(req, reply.error);
   const revoked = Array.isArray(reply.result.revokedAccessIds) ? reply.result.revokedAccessIds.length : 0;
-  return { redirect: `/proxies?done=${encodeURIComponent(`The proxy of ${instanceId} is disabled; ${revoked} key(s) revoked.`)}` };
+  return done(req, `/proxies`, `The proxy of ${instanceId} is disabled; ${revoked} key(s) revoked.`);
 };
 
 // ---- an instance and its users
@@ -223,7 +233,6 @@ const pairPage = (req: Request, title: string, instanceId: string, result: Row, 
 
 const authorizeForm = (req: Request, instanceId: string, failure?: Failure): Page => {
   const f = req.form;
-  const policy = f.get('policy') ?? 'system';
   return layout(
     req,
     `Authorize a user on ${instanceId}`,
@@ -231,7 +240,16 @@ const authorizeForm = (req: Request, instanceId: string, failure?: Failure): Pag
 <form class="stack" method="post" action="/instances/${instanceId}/authorize">${csrf(req)}
   <label>User <input type="text" name="userId" required maxlength="64" value="${f.get('userId') ?? ''}">${errorOf(failure, 'userId')}</label>
   ${accountFields(f, failure)}
-  <fieldset><legend>Security policy</legend>
+  ${policyFields(f, failure)}
+  <button class="primary" type="submit">Authorize</button>
+</form>`,
+    statusOf(failure),
+  );
+};
+
+const policyFields = (f: URLSearchParams, failure: Failure | undefined): Html => {
+  const policy = f.get('policy') ?? 'system';
+  return html`<fieldset><legend>Security policy</legend>
     <label class="choice"><input type="radio" name="policy" value="system" ${policy === 'system' ? 'checked' : ''}> System (no automatic rotation)</label>
     <label class="choice"><input type="radio" name="policy" value="rotate" ${policy === 'rotate' ? 'checked' : ''}> Regularly Update AccessKey Pair</label>
     <label>Every (hours) <input type="number" name="intervalHours" min="1" step="1" value="${f.get('intervalHours') ?? '24'}">${errorOf(failure, 'intervalHours')}</label>
@@ -240,11 +258,7 @@ const authorizeForm = (req: Request, instanceId: string, failure?: Failure): Pag
       <input type="datetime-local" name="expiresAt" data-utc="expires-at-utc" data-zone="zone" value="${f.get('expiresAt') ?? ''}">${errorOf(failure, 'expiresAt')}</label>
     <input type="hidden" name="expiresAtUtc" id="expires-at-utc" value="">
     ${errorOf(failure, 'policy')}
-  </fieldset>
-  <button class="primary" type="submit">Authorize</button>
-</form>`,
-    statusOf(failure),
-  );
+  </fieldset>`;
 };
 
 const accountFields = (f: URLSearchParams, failure: Failure | undefined): Html => {
@@ -316,7 +330,7 @@ const userAction = async (req: Request, instanceId: string, userId: string, acti
     if (req.method === 'GET') return confirmPage(req, instanceId, userId, mode);
     const reply = await req.api('cmd.revoke', { instanceId, userId, mode });
     if (!reply.ok) return instancePage(req, instanceId, reply.error);
-    return { redirect: `/instances/${instanceId}?done=${encodeURIComponent(`${userId}'s pair is revoked (${mode === 'recycle' ? 'recycled' : 'released'}).`)}` };
+    return done(req, `/instances/${instanceId}`, `${userId}'s pair is revoked (${mode === 'recycle' ? 'recycled' : 'released'}).`);
   }
   return undefined;
 };
@@ -326,7 +340,6 @@ const userAction = async (req: Request, instanceId: string, userId: string, acti
 const ticketsPage = async (req: Request, failure?: Failure): Promise<Page> => {
   const tickets = itemsOf(await req.api('query.tickets', { limit: 200 }));
   const f = req.form;
-  const policy = f.get('policy') ?? 'system';
   return layout(
     req,
     'Tickets',
@@ -342,10 +355,10 @@ ${tickets.map((t) => {
   <td data-label="Requester">${String(t.requesterId)}</td>
   <td data-label="Policy">${policyText(t.policy)}</td>
   <td data-label="Reason">${String(t.reason)}</td>
-  <td data-label="Status" class="status-${String(t.status)}">${String(t.status)}${typeof t.decidedBy === 'string' ? ` by ${t.decidedBy}` : ''}</td>
+  <td data-label="Status" class="status-${String(t.status)}">${String(t.status)}${typeof t.decidedBy === 'string' ? ` by ${t.decidedBy}` : ''}${typeof t.rejectionReason === 'string' ? html`<br><span class="hint">${t.rejectionReason}</span>` : ''}</td>
   <td class="actions">${t.status === 'pending' && !own
     ? html`<form method="post" action="/tickets/${String(t.ticketId)}/approve">${csrf(req)}<button class="primary" type="submit">Approve</button></form>
-    <form method="post" action="/tickets/${String(t.ticketId)}/reject">${csrf(req)}<input type="text" name="reason" placeholder="Why not" required maxlength="500"><button type="submit">Reject</button></form>`
+    <form method="post" action="/tickets/${String(t.ticketId)}/reject">${csrf(req)}<input type="text" name="reason" placeholder="Why not" required maxlength="1000"><button type="submit">Reject</button></form>`
     : ''}</td>
 </tr>`;
 })}
@@ -355,16 +368,8 @@ ${tickets.length === 0 ? html`<p class="hint">No tickets.</p>` : ''}
 <form class="stack" method="post" action="/tickets/submit">${csrf(req)}
   <label>Instance <input type="text" name="instanceId" required maxlength="64" value="${f.get('instanceId') ?? ''}">${errorOf(failure, 'instanceId')}</label>
   ${accountFields(f, failure)}
-  <fieldset><legend>Security policy</legend>
-    <label class="choice"><input type="radio" name="policy" value="system" ${policy === 'system' ? 'checked' : ''}> System</label>
-    <label class="choice"><input type="radio" name="policy" value="rotate" ${policy === 'rotate' ? 'checked' : ''}> Regularly Update AccessKey Pair</label>
-    <label>Every (hours) <input type="number" name="intervalHours" min="1" step="1" value="${f.get('intervalHours') ?? '24'}">${errorOf(failure, 'intervalHours')}</label>
-    <label class="choice"><input type="radio" name="policy" value="expire" ${policy === 'expire' ? 'checked' : ''}> Expires at Specific Time</label>
-    <label>Expires at <span class="hint">your time zone: <span id="zone">UTC without JavaScript</span></span>
-      <input type="datetime-local" name="expiresAt" data-utc="ticket-expires-utc" data-zone="zone" value="${f.get('expiresAt') ?? ''}">${errorOf(failure, 'expiresAt')}</label>
-    <input type="hidden" name="expiresAtUtc" id="ticket-expires-utc" value="">
-  </fieldset>
-  <label>Reason <textarea name="reason" required maxlength="500">${f.get('reason') ?? ''}</textarea>${errorOf(failure, 'reason')}</label>
+  ${policyFields(f, failure)}
+  <label>Reason <textarea name="reason" required maxlength="1000">${f.get('reason') ?? ''}</textarea>${errorOf(failure, 'reason')}</label>
   <button class="primary" type="submit">Submit</button>
 </form>`,
     statusOf(failure),
@@ -375,11 +380,11 @@ const ticketAction = async (req: Request, ticketId: string | null, action: strin
   if (action === 'submit') {
     const reply = await req.api('cmd.ticket.submit', { instanceId: req.form.get('instanceId') ?? '', policy: policyFrom(req.form), reason: req.form.get('reason') ?? '', ...accountFrom(req.form) });
     if (!reply.ok) return ticketsPage(req, reply.error);
-    return { redirect: `/tickets?done=${encodeURIComponent(`Ticket ${String(reply.result.ticketId)} is submitted.`)}` };
+    return done(req, `/tickets`, `Ticket ${String(reply.result.ticketId)} is submitted.`);
   }
   const reply = action === 'approve' ? await req.api('cmd.ticket.approve', { ticketId }) : await req.api('cmd.ticket.reject', { ticketId, reason: req.form.get('reason') ?? '' });
   if (!reply.ok) return ticketsPage(req, reply.error);
-  return { redirect: `/tickets?done=${encodeURIComponent(`Ticket ${ticketId ?? ''} is ${action === 'approve' ? 'approved' : 'rejected'}.`)}` };
+  return done(req, `/tickets`, `Ticket ${ticketId ?? ''} is ${action === 'approve' ? 'approved' : 'rejected'}.`);
 };
 
 // ---- history
@@ -422,7 +427,12 @@ ${shown.map(
 // ---- routing
 
 export const routes = async (req: Request, ctx: Context): Promise<Page | undefined> => {
-  const parts = req.path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = req.path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
   const [first, second, third, fourth, fifth] = parts;
   // Every word of every path is an id or has an id's form: nothing else names a page.
   if (parts.some((p) => !ID.test(p))) return undefined;

@@ -5,13 +5,13 @@
 // secret, and no script or style comes from anywhere but this server.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
 import type { EventStore } from '../store/types.js';
 import { readReply, type Reply } from '../cli/client.js';
-import { readAccounts, ROLES, verifyPassword, type Role } from './accounts.js';
-import { escape, type Html } from './html.js';
+import { listen } from '../service/http.js';
+import { isUserId, prepareDecoy, readAccounts, ROLES, verifyPassword, type Role } from './accounts.js';
+import type { Html } from './html.js';
 import { routes, signInPage, type Page } from './pages.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { sameToken, Sessions, SignInLimiter, type ConsoleSession } from './sessions.js';
@@ -50,8 +50,8 @@ export interface Request {
   api(subject: string, body: Record<string, unknown>): Promise<Reply>;
 }
 
-const SESSION_COOKIE = 'kw_session';
-const SIGN_IN_COOKIE = 'kw_sign_in';
+/** Password checks at once: beyond, sign-ins are answered 503. */
+const MAX_PASSWORD_CHECKS = 2;
 const FORM_LIMIT = 64 * 1024;
 const ASSETS: Record<string, { type: string; body: string }> = {
   '/static/console.css': { type: 'text/css; charset=utf-8', body: CONSOLE_CSS },
@@ -75,29 +75,33 @@ const cookiesOf = (req: IncomingMessage): Map<string, string> =>
       .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== '' && kv[1] !== undefined),
   );
 
-const readForm = (req: IncomingMessage): Promise<URLSearchParams | null> =>
+/** The form of a POST; 'unsupported' for another body type, 'too-large' past FORM_LIMIT. */
+const readForm = (req: IncomingMessage): Promise<URLSearchParams | 'unsupported' | 'too-large'> =>
   new Promise((resolve) => {
     if (req.method !== 'POST') {
       resolve(new URLSearchParams());
       return;
     }
-    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
-      resolve(null);
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      resolve('unsupported');
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > FORM_LIMIT) {
-        resolve(null);
-        req.destroy();
+        // Answered at once; the rest is read and dropped, so the client hears the answer.
+        req.off('data', onData);
+        req.resume();
+        resolve('too-large');
         return;
       }
       chunks.push(chunk);
-    });
-    req.on('end', () => { resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))); });
-    req.on('error', () => { resolve(null); });
+    };
+    req.on('data', onData);
+    req.on('end', () => { if (size <= FORM_LIMIT) resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))); });
+    req.on('error', () => { resolve('unsupported'); });
   });
 
 export const startConsole = async (options: ConsoleOptions): Promise<RunningConsole> => {
@@ -105,13 +109,27 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
   const clock = options.clock ?? Date.now;
   const sessions = new Sessions(clock);
   const limiter = new SignInLimiter({ user: 5, address: 30 }, 15 * 60_000, clock);
+  let checking = 0;
+  void prepareDecoy();
+  const sweeper = setInterval(() => {
+    sessions.sweep();
+    limiter.sweep();
+  }, 60_000);
+  sweeper.unref();
   const secure = options.secureCookies ?? true;
+  // __Host-: the browser takes it only from this host, over https (or localhost), for path /,
+  // so no sibling subdomain or plain-http page can plant one.
+  const SESSION_COOKIE = `${secure ? '__Host-' : ''}kw_session`;
+  const SIGN_IN_COOKIE = `${secure ? '__Host-' : ''}kw_sign_in`;
   const cookie = (name: string, value: string, maxAge?: number): string =>
     `${name}=${value}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}${maxAge === undefined ? '' : `; Max-Age=${maxAge}`}`;
 
-  const api = (session: ConsoleSession) => async (subject: string, body: Record<string, unknown>): Promise<Reply> => {
+  // A form's commandId goes with the command it sends: posted again (a retry after a timeout,
+  // a double click), the command is not done twice; the service answers as the first time.
+  const api = (session: ConsoleSession, commandId: string | null) => async (subject: string, body: Record<string, unknown>): Promise<Reply> => {
+    const once = commandId !== null && subject.startsWith('cmd.') && /^[\x20-\x7e]{1,128}$/.test(commandId) ? { commandId: `console-${commandId}` } : {};
     try {
-      const msg = await nc.request(`${prefix}.${subject}`, new TextEncoder().encode(JSON.stringify({ ...body, actor: { userId: session.userId, role: session.role } })), { timeout: 5000 });
+      const msg = await nc.request(`${prefix}.${subject}`, new TextEncoder().encode(JSON.stringify({ ...body, ...once, actor: { userId: session.userId, role: session.role } })), { timeout: 5000 });
       return readReply(msg.data);
     } catch {
       return { ok: false, error: { code: 'UNAVAILABLE', message: 'keyward did not answer: try again in a moment', details: [] } };
@@ -137,7 +155,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
     return sessions.find(`trusted:${userId}:${String(role)}`) ?? sessions.adopt(`trusted:${userId}:${String(role)}`, userId, role as Role);
   };
 
-  const signIn = async (req: IncomingMessage, res: ServerResponse, form: URLSearchParams | null, cookies: Map<string, string>): Promise<void> => {
+  const signIn = async (req: IncomingMessage, res: ServerResponse, form: URLSearchParams, cookies: Map<string, string>): Promise<void> => {
     if (req.method === 'GET') {
       // Kept while it lasts: a second sign-in page (another tab, a favicon's redirect) must not
       // make the form of the first one stale.
@@ -146,24 +164,40 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
       return;
     }
     const token = cookies.get(SIGN_IN_COOKIE) ?? '';
-    if (form === null || token === '' || !sameToken(form.get('_csrf') ?? '', token)) {
+    if (token === '' || !sameToken(form.get('_csrf') ?? '', token)) {
       send(res, 403, signInPage(token, 'The form expired: sign in again.'));
       return;
     }
-    const userId = form.get('userId') ?? '';
+    // Only an id-shaped name is looked up, counted or logged: anything else is not a user.
+    const typed = form.get('userId') ?? '';
+    const userId = isUserId(typed) ? typed : '(malformed)';
     const address = req.socket.remoteAddress ?? '?';
     if (limiter.blocked(userId, address)) {
       send(res, 429, signInPage(token, 'Too many failed sign-ins: wait a few minutes and try again.'), { 'retry-after': '900' });
       return;
     }
-    const account = options.accountsFile === undefined ? undefined : readAccounts(options.accountsFile).find((a) => a.userId === userId);
+    // Each check takes 128 MiB and about half a second of a worker: a flood waits its turn elsewhere.
+    if (checking >= MAX_PASSWORD_CHECKS) {
+      send(res, 503, signInPage(token, 'The console is busy signing people in: try again in a moment.'), { 'retry-after': '2' });
+      return;
+    }
+    limiter.attempt(userId, address);
+    checking++;
+    let account;
+    let ok: boolean;
+    try {
+      account = options.accountsFile === undefined ? undefined : readAccounts(options.accountsFile).find((a) => a.userId === userId);
+      ok = await verifyPassword(account?.passwordHash, form.get('password') ?? '');
+    } finally {
+      checking--;
+    }
     // The same wording whichever part was wrong: the form does not tell which users exist.
-    if (!(await verifyPassword(account?.passwordHash, form.get('password') ?? '')) || account === undefined) {
-      limiter.failed(userId, address);
-      log.info({ userId: escape(userId).slice(0, 64), ip: req.socket.remoteAddress }, 'console: sign-in refused');
+    if (!ok || account === undefined) {
+      log.info({ known: account !== undefined, address }, 'console: sign-in refused');
       send(res, 401, signInPage(token, 'Wrong user or password.'));
       return;
     }
+    limiter.succeeded(userId, address);
     const session = sessions.open(account.userId, account.role);
     log.info({ userId: account.userId, role: account.role }, 'console: signed in');
     redirect(res, '/proxies', { 'set-cookie': [cookie(SESSION_COOKIE, session.id), cookie(SIGN_IN_COOKIE, '', 0)] });
@@ -178,7 +212,16 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
       return;
     }
     const cookies = cookiesOf(req);
-    const form = await readForm(req);
+    const read = await readForm(req);
+    if (read === 'too-large') {
+      send(res, 413, 'The form is too large.', { connection: 'close' });
+      return;
+    }
+    if (read === 'unsupported') {
+      send(res, 415, 'Forms are sent as application/x-www-form-urlencoded.');
+      return;
+    }
+    const form = read;
     if (url.pathname === '/sign-in' && options.trustedHeaders === undefined) {
       await signIn(req, res, form, cookies);
       return;
@@ -190,10 +233,6 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
       return;
     }
     if (req.method === 'POST') {
-      if (form === null) {
-        send(res, 400, 'The form could not be read.');
-        return;
-      }
       // Every form carries the session's token: a page on another site cannot post here.
       if (!sameToken(form.get('_csrf') ?? '', session.csrf)) {
         send(res, 403, 'The form expired or did not come from this console: go back, reload and try again.');
@@ -205,7 +244,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
         return;
       }
     }
-    const request: Request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, form: form ?? new URLSearchParams(), session, api: api(session) };
+    const request: Request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, form, session, api: api(session, req.method === 'POST' ? form.get('commandId') : null) };
     const page: Page | undefined = await routes(request, { store: options.store });
     if (page === undefined) send(res, 404, 'No such page.');
     else if ('redirect' in page) redirect(res, page.redirect);
@@ -219,15 +258,9 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
       else res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, options.listen.port, options.listen.host);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => { resolve(); });

@@ -11,6 +11,8 @@ export interface ConsoleSession {
   readonly csrf: string;
   readonly createdAt: number;
   lastSeen: number;
+  /** What the last action did, shown once on the next page. */
+  notice?: string | undefined;
 }
 
 /** Signed out after this long without a request, and after ABSOLUTE_MS whatever happens. */
@@ -54,6 +56,11 @@ export class Sessions {
   close(id: string): void {
     this.#byId.delete(id);
   }
+
+  /** Forgets sessions that ended without being looked up again. */
+  sweep(): void {
+    for (const id of [...this.#byId.keys()]) this.find(id);
+  }
 }
 
 export const sameToken = (a: string, b: string): boolean => {
@@ -91,7 +98,20 @@ export class SignInLimiter {
     return this.#keys(user, address).some(([key, limit]) => this.#recent(key).length >= limit);
   }
 
-  failed(user: string, address: string): void {
+  /**
+   * Counted before the password is checked, so guesses sent all at once are counted as they
+   * arrive; `succeeded` takes the attempt back.
+   */
+  attempt(user: string, address: string): void {
     for (const [key] of this.#keys(user, address)) this.#failures.set(key, [...this.#recent(key), this.clock()]);
+  }
+
+  succeeded(user: string, address: string): void {
+    for (const [key] of this.#keys(user, address)) this.#failures.set(key, this.#recent(key).slice(0, -1));
+  }
+
+  /** Forgets keys whose failures are all older than the window. */
+  sweep(): void {
+    for (const key of [...this.#failures.keys()]) this.#recent(key);
   }
 }

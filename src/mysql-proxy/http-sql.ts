@@ -8,12 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createConnection, type Connection, type FieldPacket, type QueryResult } from 'mysql2/promise';
 import { AccessId, Secret } from '../../domain/index.js';
 import { Refusal, type Accepted, type ProxyNode, type Refused } from '../proxy-node/index.js';
 import { recordedStatement, type SqlAuditLog } from './audit-log.js';
+import { listen } from '../service/http.js';
 import { killQuery } from './kill.js';
 import { refusalMessage } from './session.js';
 
@@ -437,16 +438,10 @@ export const startSqlEndpoint = async (options: SqlEndpointOptions): Promise<Sql
   };
 
   const server = options.tls === undefined ? createHttpServer(onRequest) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, options.listen.port, options.listen.host);
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     counts: () => ({ ...counts, refused: { ...refused } }),
     close: async () => {
       if (closing) return;

@@ -7,6 +7,7 @@ import type { Outcome, ProxyNode, ProxyNodeLogger } from '../proxy-node/index.js
 import type { SqlAuditLog } from './audit-log.js';
 import { killQuery } from './kill.js';
 import type { Greeting } from './packets.js';
+import { listen } from '../service/http.js';
 import { Session } from './session.js';
 
 export interface MysqlProxyOptions {
@@ -96,15 +97,7 @@ export const startMysqlProxy = async (options: MysqlProxyOptions): Promise<Mysql
   }, options.staleCheckMs ?? 1000);
   staleCheck.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.listen.port;
+  const port = await listen(server, options.listen.port, options.listen.host);
 
   return {
     port,

@@ -2,7 +2,7 @@
 // otherwise: it needs no authentication only because it tells nothing secret, and it is
 // still nobody else's business how many commands keyward refused.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 
 export interface Health {
   readonly ok: boolean;
@@ -37,6 +37,16 @@ const sendJson = (res: ServerResponse, status: number, body: Record<string, unkn
 const ROUTES = ['/healthz', '/metrics'] as const;
 type Route = (typeof ROUTES)[number];
 const isRoute = (path: string): path is Route => (ROUTES as readonly string[]).includes(path);
+
+/** Listens on host:port (port 0: a free one) and resolves with the port; rejects with the error (a port in use). */
+export const listen = (server: NetServer, port: number, host: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 
 export const startHttpServer = async (options: HttpServerOptions): Promise<HttpServer> => {
   const { health, metrics, onError = () => undefined } = options;
@@ -86,16 +96,10 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<HttpS
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, options.port, options.host ?? '127.0.0.1');
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => { if (error === undefined) resolve(); else reject(error); });

@@ -29,7 +29,7 @@ const signIn = async (base: string, userId: string): Promise<{ status: number; b
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: preCookie },
     body: new URLSearchParams({ _csrf: token, userId, password: PASSWORD }).toString(),
   });
-  const session = posted.headers.getSetCookie().find((c) => c.startsWith('kw_session='))?.split(';')[0] ?? '';
+  const session = posted.headers.getSetCookie().find((c) => c.startsWith('__Host-kw_session='))?.split(';')[0] ?? '';
   const page = await fetch(`${base}/proxies`, { headers: { cookie: session }, redirect: 'manual' });
   return { status: page.status, body: await page.text() };
 };

@@ -111,7 +111,7 @@ describe('the console', () => {
       body: new URLSearchParams({ _csrf: token, userId: 'ada', password: PASSWORD }).toString(),
     });
     expect(res.status).toBe(303);
-    const session = res.headers.getSetCookie().find((c) => c.startsWith('kw_session='));
+    const session = res.headers.getSetCookie().find((c) => c.startsWith('__Host-kw_session='));
     expect(session).toMatch(/HttpOnly/);
     expect(session).toMatch(/Secure/);
     expect(session).toMatch(/SameSite=Strict/);

@@ -3,7 +3,6 @@
 // several users, every kind, a statement that set a password, a record that arrived late. The
 // output of each format and filter is checked against lists picked by hand.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -13,7 +12,8 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import type { Io } from '../../src/cli/io.js';
 import { ensureSqlAuditStream, recordedStatement, SQL_AUDIT_STREAM, sqlAuditLog, sqlAuditSubject, type SqlAuditInput, type SqlAuditRecord } from '../../src/mysql-proxy/audit-log.js';
 import { runCli } from '../support/cli.js';
-import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { freePort, startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { parseCsv } from '../support/csv.js';
 
 const PREFIX = 'acme.keyward';
 const PASSWORD = 'hunter2-secret';
@@ -153,46 +153,7 @@ const tableRows = (text: string): string[][] => {
   return rows.map((r) => r.split(/ {2,}/));
 };
 
-/** RFC 4180, as a tool reading the file would: quoted fields may hold commas, quotes and line breaks. */
-const parseCsv = (text: string): string[][] => {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charAt(i);
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  expect(field).toBe('');
-  expect(row).toEqual([]);
-  return rows;
-};
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => { resolve(port); });
-    });
-  });
 
 describe('keyward audit statements', () => {
   it("--instance: that instance's records only, oldest first by their time (the late one in its place), every field as published", async () => {

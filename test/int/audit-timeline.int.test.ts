@@ -23,6 +23,7 @@ import { startScheduler } from '../../src/scheduler/scheduler.js';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { StoredEvent } from '../../src/store/types.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { parseCsv } from '../support/csv.js';
 
 const ada = { userId: 'ada', role: 'admin' as const };
 const dan = { userId: 'dan', role: 'dba' as const };
@@ -196,36 +197,6 @@ const tableRows = (text: string): string[][] => {
   return rows.map((r) => r.split(/ {2,}/));
 };
 
-/** RFC 4180, as a tool reading the file would: quoted fields may hold commas, quotes and line breaks. */
-const parseCsv = (text: string): string[][] => {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charAt(i);
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  expect(field).toBe('');
-  expect(row).toEqual([]);
-  return rows;
-};
 
 const jsonLines = (text: string): TimelineEntry[] => text.split('\n').map((l) => JSON.parse(l) as TimelineEntry);
 

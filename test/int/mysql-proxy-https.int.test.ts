@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,7 +23,7 @@ import { createLogger } from '../../src/log.js';
 import type { SqlAuditInput, SqlAuditLog } from '../../src/mysql-proxy/audit-log.js';
 import { BODY_LIMIT, startSqlEndpoint, type SqlEndpoint, type SqlEndpointOptions } from '../../src/mysql-proxy/http-sql.js';
 import { startProxyNode, type ProxyNode } from '../../src/proxy-node/index.js';
-import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { freePort, startNatsServer, type NatsServer } from '../support/nats-server.js';
 
 const run = promisify(execFile);
 const INSTANCE = 'shop-db';
@@ -195,15 +194,6 @@ const sql = (p: { accessId: string; secret: string }, statement: string, more: R
 
 const sessionsOf = (accessId: string): string[] => [...new Set(records.filter((r) => r.accessId === accessId).map((r) => r.session))];
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => { resolve(port); });
-    });
-  });
 
 describe('the SQL endpoint of the MySQL proxy', () => {
   it('runs a statement as the grant\'s database account and answers columns and rows', async () => {

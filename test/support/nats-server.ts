@@ -36,7 +36,8 @@ const STDERR_KEPT = 16_384;
 
 // Closing the probe before the server binds leaves a short race with other processes that
 // ask for port 0; the server name check in waitUntilReady catches the loser of it.
-const freePort = (): Promise<number> =>
+/** A port nothing listens on right now (for a server a test starts, or one it wants absent). */
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
