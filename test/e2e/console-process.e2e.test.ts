@@ -1,14 +1,15 @@
 // The console as operators start it: inside `npm start`'s process, and alone as
 // `keyward console`, each found by what it prints and signed in to over HTTP.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hashPassword, writeAccount } from '../../src/console/accounts.js';
+import { hashPassword, readAccounts, writeAccount } from '../../src/console/accounts.js';
+import { runCli } from '../support/cli.js';
 import { startNatsServer } from '../support/nats-server.js';
 import { startProcess } from '../support/service-process.js';
 
@@ -85,5 +86,20 @@ describe('the console as a process', () => {
     expect(stderr.join('\n')).toContain('no history pages');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('add-user makes the accounts folder when missing, and leaves a malformed file as it is with exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyward-console-add-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const fresh = join(dir, 'not', 'yet', 'users.json');
+    const made = await runCli(['console', 'add-user', '--user', 'ada', '--role', 'admin', '--file', fresh], { stdin: `${PASSWORD}\n` });
+    expect(made.code).toBe(0);
+    expect(readAccounts(fresh).map((a) => a.userId)).toEqual(['ada']);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{not json');
+    const refused = await runCli(['console', 'add-user', '--user', 'ada', '--role', 'admin', '--file', bad], { stdin: `${PASSWORD}\n` });
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('is not JSON') as unknown });
+    expect(readFileSync(bad, 'utf8')).toBe('{not json');
+    expect(`${made.stdout}${made.stderr}${refused.stdout}${refused.stderr}`).not.toContain(PASSWORD);
   }, 60_000);
 });

@@ -1,5 +1,6 @@
 // `keyward console`: the console in a process of its own (npm start also runs one), and
 // `keyward console add-user`, which writes a local account to the accounts file.
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'nats';
@@ -111,7 +112,13 @@ const addUser = async (argv: readonly string[], io: Io): Promise<number> => {
   // From stdin, never a flag: a flag would stay in the shell's history and the process list.
   const password = await firstLine();
   if (password.length < MIN_PASSWORD) return printFailure(io, false, { code: 'USAGE', message: `give the password on stdin, at least ${MIN_PASSWORD} characters`, details: [] });
-  writeAccount(file, { userId: user, role, passwordHash: await hashPassword(password) });
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeAccount(file, { userId: user, role, passwordHash: await hashPassword(password) });
+  } catch (e) {
+    // A malformed accounts file is named and left as it is; nothing of the password is said.
+    return printFailure(io, false, { code: 'USAGE', message: e instanceof Error && 'code' in e ? `cannot write ${file} (${String((e as NodeJS.ErrnoException).code)})` : e instanceof Error ? e.message : String(e), details: [] });
+  }
   io.stdout(`${user} (${role}) can sign in to the console (${file})`);
   return ExitCode.OK;
 };
