@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
+import { credsAuthenticator, type ConnectionOptions } from 'nats';
 import { SealingKey } from './crypto.js';
 
 export class ConfigError extends Error {
@@ -145,6 +146,8 @@ export interface ServiceConfig {
   readonly scheduler: boolean;
   /** The console (KEYWARD_CONSOLE, on 127.0.0.1:9480 by default); null when switched off. */
   readonly console: ConsoleSettings | null;
+  /** How to authenticate to NATS and check its TLS (KEYWARD_NATS_CREDS, _USER/_PASSWORD, _TOKEN, _CA, _CERT/_KEY). */
+  readonly natsAuth: NatsAuth;
 }
 
 export interface ConsoleSettings {
@@ -218,6 +221,50 @@ export const loadServiceConfig = (env: NodeJS.ProcessEnv): ServiceConfig => {
   if (!(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) problems.push('KEYWARD_JETSTREAM_REPLICAS must be a whole number from 1 to 5');
   const consoleSettings = loadConsoleSettings(env, dataDir);
   problems.push(...consoleSettings.problems);
-  if (problems.length > 0 || store === undefined || masterKey === undefined || (relayOn && proxyKey === undefined)) throw new ConfigError(problems);
-  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas }, scheduler: schedulerSetting === 'on', console: consoleSettings.settings };
+  const auth = attempt(() => natsAuth(env));
+  if (problems.length > 0 || auth === undefined || store === undefined || masterKey === undefined || (relayOn && proxyKey === undefined)) throw new ConfigError(problems);
+  return { natsUrl, prefix, httpPort, logLevel, store, masterKey, relay: proxyKey === undefined ? null : { proxyKey, replicas }, scheduler: schedulerSetting === 'on', console: consoleSettings.settings, natsAuth: auth };
+};
+
+// How every keyward process proves itself to NATS and checks the server: one of a creds file
+// (JWT and NKey, for decentralized auth), a user and password, or a token; and TLS files.
+// From the environment, so the service, the relay, proxies, the console and the CLI share
+// them. nats.js ignores credentials written into a URL, so they are not taken from there.
+export type NatsAuth = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>;
+
+const readable = (name: string, path: string, problems: string[]): Uint8Array | undefined => {
+  try {
+    return readFileSync(path);
+  } catch {
+    problems.push(`${name}: cannot read ${path}`);
+    return undefined;
+  }
+};
+
+/** The NATS settings of the environment; ConfigError naming every unusable one. */
+export const natsAuth = (env: NodeJS.ProcessEnv): NatsAuth => {
+  const problems: string[] = [];
+  const set = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const creds = set('KEYWARD_NATS_CREDS');
+  const user = set('KEYWARD_NATS_USER');
+  const pass = set('KEYWARD_NATS_PASSWORD');
+  const token = set('KEYWARD_NATS_TOKEN');
+  const ways = [creds !== undefined, user !== undefined || pass !== undefined, token !== undefined].filter(Boolean).length;
+  if (ways > 1) problems.push('give one way to authenticate to NATS: KEYWARD_NATS_CREDS, KEYWARD_NATS_USER with KEYWARD_NATS_PASSWORD, or KEYWARD_NATS_TOKEN');
+  if ((user === undefined) !== (pass === undefined)) problems.push('KEYWARD_NATS_USER and KEYWARD_NATS_PASSWORD go together');
+  const auth: NatsAuth = {};
+  if (creds !== undefined) {
+    const bytes = readable('KEYWARD_NATS_CREDS', creds, problems);
+    if (bytes !== undefined) Object.assign(auth, { authenticator: credsAuthenticator(bytes) });
+  }
+  if (user !== undefined && pass !== undefined) Object.assign(auth, { user, pass });
+  if (token !== undefined) Object.assign(auth, { token });
+  const ca = set('KEYWARD_NATS_CA');
+  const cert = set('KEYWARD_NATS_CERT');
+  const key = set('KEYWARD_NATS_KEY');
+  if ((cert === undefined) !== (key === undefined)) problems.push('KEYWARD_NATS_CERT and KEYWARD_NATS_KEY go together');
+  for (const [name, path] of [['KEYWARD_NATS_CA', ca], ['KEYWARD_NATS_CERT', cert], ['KEYWARD_NATS_KEY', key]] as const) if (path !== undefined) readable(name, path, problems);
+  if (ca !== undefined || cert !== undefined) Object.assign(auth, { tls: { ...(ca === undefined ? {} : { caFile: ca }), ...(cert === undefined ? {} : { certFile: cert, keyFile: key }) } });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return auth;
 };

@@ -1,6 +1,6 @@
 // `npm start`: the keyward service on the settings of the environment (embedded defaults:
 // SQLite under ./data, NATS at nats://127.0.0.1:4222).
-import { connect, type NatsConnection } from 'nats';
+import { connect, NatsError, type NatsConnection } from 'nats';
 import { Projector } from './app/projector.js';
 import { systemClock } from './app/context.js';
 import { ConfigError, describeStore, loadServiceConfig, natsServers } from './config.js';
@@ -31,8 +31,12 @@ const config = (() => {
 const log = createLogger({ level: config.logLevel });
 if (config.masterKey.warning !== undefined) log.warn(config.masterKey.warning);
 
-const nc: NatsConnection = await connect({ servers: natsServers(config.natsUrl), name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() =>
-  fail(`no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`),
+const nc: NatsConnection = await connect({ ...config.natsAuth, servers: natsServers(config.natsUrl), name: 'keyward', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((e: unknown) =>
+  fail(
+    e instanceof NatsError && e.isAuthError()
+      ? `the NATS server at ${config.natsUrl} refused keyward's credentials (${e.code}): check KEYWARD_NATS_CREDS, KEYWARD_NATS_USER and KEYWARD_NATS_PASSWORD, or KEYWARD_NATS_TOKEN`
+      : `no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)`,
+  ),
 );
 
 const store = openStore(config.store);

@@ -1,6 +1,6 @@
 // One request and its reply, as API.md writes them. Every way it can fail becomes a Failure the
 // CLI prints and exits on; the connection lives only as long as the request.
-import { natsServers } from '../config.js';
+import { natsServers, type NatsAuth } from '../config.js';
 import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { printableUrl } from './common.js';
 
@@ -15,6 +15,7 @@ export type Reply = { readonly ok: true; readonly result: Record<string, unknown
 
 export interface Target {
   readonly natsUrl: string;
+  readonly natsAuth: NatsAuth;
   readonly prefix: string;
   readonly timeoutMs: number;
 }
@@ -51,7 +52,7 @@ export const send = async (target: Target, subject: string, body: Record<string,
   const full = `${target.prefix}.${subject}`;
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(target.natsUrl), name: 'keyward-cli', timeout: target.timeoutMs, reconnect: false });
+    nc = await connect({ ...target.natsAuth, servers: natsServers(target.natsUrl), name: 'keyward-cli', timeout: target.timeoutMs, reconnect: false });
   } catch (e) {
     const code = natsCode(e);
     const refused = code === undefined || REFUSED.includes(code);

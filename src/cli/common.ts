@@ -1,5 +1,6 @@
 // The flags every API command shares: who acts, where keyward listens, how to print. Each has
 // an environment variable so scripts set them once.
+import { ConfigError, natsAuth, type NatsAuth } from '../config.js';
 import { UsageError, type Args, type Flag } from './flags.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -24,6 +25,7 @@ export interface Actor {
 export interface Common {
   readonly actor: Actor;
   readonly natsUrl: string;
+  readonly natsAuth: NatsAuth;
   readonly prefix: string;
   readonly commandId: string | undefined;
   readonly json: boolean;
@@ -45,6 +47,16 @@ const actorFrom = (text: string | undefined): Actor => {
 export const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s,]+(,\s*(nats|tls|ws|wss):\/\/[^\s,]+)*$/;
 export const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
+/** The NATS credentials and TLS files of the environment (README, Running it); a UsageError naming the unusable ones. */
+export const natsAuthOf = (env: NodeJS.ProcessEnv): NatsAuth => {
+  try {
+    return natsAuth(env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.problems.join('; '));
+    throw e;
+  }
+};
+
 export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {
   const natsUrl = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
   if (!NATS_URL.test(natsUrl)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
@@ -52,7 +64,7 @@ export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {
   if (!PREFIX.test(prefix)) throw new UsageError('--prefix (or KEYWARD_PREFIX) must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
   const timeoutMs = args.integer('timeout') ?? DEFAULT_TIMEOUT_MS;
   if (timeoutMs < 1) throw new UsageError('--timeout must be at least 1 (milliseconds)');
-  return { actor: actorFrom(args.text('as') ?? env.KEYWARD_ACTOR), natsUrl, prefix, commandId: args.text('command-id'), json: args.switch('json'), timeoutMs };
+  return { actor: actorFrom(args.text('as') ?? env.KEYWARD_ACTOR), natsUrl, natsAuth: natsAuthOf(env), prefix, commandId: args.text('command-id'), json: args.switch('json'), timeoutMs };
 };
 
 /** The URL as it may be printed: credentials in it are replaced. */

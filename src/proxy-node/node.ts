@@ -243,6 +243,7 @@ export const startProxyNode = (options: ProxyNodeOptions): ProxyNode => {
       const conn =
         options.connection ??
         (await connect({
+          ...options.natsAuth,
           servers: typeof options.servers === 'object' ? [...options.servers] : (options.servers ?? DEFAULT_SERVERS),
           name: `keyward-proxy-node ${nodeId}`,
           waitOnFirstConnect: true,

@@ -1,6 +1,7 @@
 // What a proxy (MySQL front end, HTTPS gateway, ...) sees of the proxy-node SDK.
 import type { NatsConnection } from 'nats';
 import type { Secret } from '../../domain/index.js';
+import type { NatsAuth } from '../config.js';
 import type { SealingKey } from '../crypto.js';
 
 /** Why a verification failed. A proxy maps these to its own messages; none names the secret. */
@@ -61,6 +62,8 @@ export interface ProxyNodeOptions {
   readonly proxyKey: SealingKey;
   /** NATS to connect to (default nats://127.0.0.1:4222); ignored when `connection` is given. */
   readonly servers?: string | readonly string[];
+  /** Credentials and TLS for that connection (src/config.ts natsAuth); ignored with `connection`. */
+  readonly natsAuth?: NatsAuth;
   /**
    * A connection of the caller's, left open by close(). It should reconnect forever
    * (maxReconnectAttempts: -1): once it closes for good the node turns stale.

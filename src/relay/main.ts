@@ -19,7 +19,7 @@ export const runRelay = async (env: NodeJS.ProcessEnv): Promise<number> => {
   const relaySettings = config.relay;
   if (relaySettings === null) return 1;
   const log = createLogger({ level: config.logLevel });
-  const nc = await connect({ servers: natsServers(config.natsUrl), name: 'keyward-relay', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
+  const nc = await connect({ ...config.natsAuth, servers: natsServers(config.natsUrl), name: 'keyward-relay', timeout: 3000, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
   if (nc === undefined) {
     process.stderr.write(`keyward relay: no NATS server answers at ${config.natsUrl} (set KEYWARD_NATS_URL, or start one: nats-server -js)\n`);
     return 1;

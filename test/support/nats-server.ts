@@ -16,6 +16,8 @@ export interface NatsServerOptions {
   /** Appended to the command line; tests use it to make a start fail. */
   readonly args?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /** What the readiness probe connects with, for a server started with credentials. */
+  readonly probe?: { readonly user: string; readonly pass: string };
 }
 
 export interface NatsServer extends AsyncDisposable {
@@ -76,7 +78,7 @@ class NotReadyError extends Error {
 
 // Ready means a client completes the handshake with *our* server (by name, not just the port)
 // and JetStream answers its API, which it only does once the store directory is recovered.
-const waitUntilReady = async (running: Running, url: string, name: string, timeoutMs: number): Promise<void> => {
+const waitUntilReady = async (running: Running, url: string, name: string, timeoutMs: number, probe: NatsServerOptions['probe']): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   let exit: string | undefined;
   void running.exited.then((how) => { exit = how; });
@@ -85,7 +87,7 @@ const waitUntilReady = async (running: Running, url: string, name: string, timeo
     if (exit !== undefined) throw new NotReadyError(`nats-server exited before it was ready (${exit})`);
     if (Date.now() > deadline) throw new NotReadyError(`nats-server was not ready after ${timeoutMs} ms (last: ${String(lastError)})`);
     try {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+      const nc = await connect({ ...probe, servers: url, reconnect: false, timeout: 1000 });
       try {
         if (nc.info?.server_name !== name) throw new Error(`another server answers on ${url}: ${nc.info?.server_name ?? '?'}`);
         await nc.request('$JS.API.INFO', Empty, { timeout: 1000 });
@@ -128,7 +130,7 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
     const attempt = launch(binary, args);
     running = attempt;
     try {
-      await waitUntilReady(attempt, address, name, readyTimeoutMs);
+      await waitUntilReady(attempt, address, name, readyTimeoutMs, options.probe);
     } catch (error) {
       await stopProcess(attempt);
       running = undefined;

@@ -45,6 +45,8 @@ export interface ProxyNodeProcessOptions {
   readonly stalenessMs?: number;
   /** Default 30 s: several tsx children starting at once on two cores are slow. */
   readonly readyTimeoutMs?: number;
+  /** More settings for the node (NATS credentials, say). */
+  readonly env?: Record<string, string>;
 }
 
 export interface ProxyNodeProcess {
@@ -82,7 +84,7 @@ export const startProxyNodeProcess = async (options: ProxyNodeProcessOptions): P
   if (options.stalenessMs !== undefined) args.push('--staleness-ms', String(options.stalenessMs));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...cleanEnv(), KEYWARD_PROXY_KEY: options.proxyKey, KEYWARD_LOG_LEVEL: 'info' },
+    env: { ...cleanEnv(), KEYWARD_PROXY_KEY: options.proxyKey, KEYWARD_LOG_LEVEL: 'info', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 

@@ -3,10 +3,10 @@
 // JetStream, not in the event store, so unlike the other audit commands this one reads NATS.
 import { connect, DeliverPolicy, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { AccessId, normalizeTimestamp, type Timestamp } from '../../../domain/index.js';
-import { natsServers } from '../../config.js';
+import { natsServers, type NatsAuth } from '../../config.js';
 import { recordsOf, SQL_AUDIT_STREAM, sqlAuditSubject, sqlAuditSubjects, type SqlAuditRecord } from '../../mysql-proxy/audit-log.js';
 import { printFailure, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, NATS_URL, PREFIX, printableUrl } from '../common.js';
+import { DEFAULT_NATS_URL, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, NATS_URL, natsAuthOf, PREFIX, printableUrl } from '../common.js';
 import { EXIT_CODE_HELP, ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, usageLine, UsageError, type Args, type Flag } from '../flags.js';
 import { clip, show, table } from '../format.js';
@@ -41,6 +41,7 @@ interface Options {
   readonly to: Timestamp | undefined;
   readonly format: 'table' | 'json' | 'csv';
   readonly natsUrl: string;
+  readonly natsAuth: NatsAuth;
   readonly prefix: string;
 }
 
@@ -66,6 +67,7 @@ const optionsFrom = (args: Args, env: NodeJS.ProcessEnv): Options => {
     to,
     format: args.switch('json') ? 'json' : args.switch('csv') ? 'csv' : 'table',
     natsUrl,
+    natsAuth: natsAuthOf(env),
     prefix,
   };
 };
@@ -199,7 +201,7 @@ const readRecords = async (o: Options): Promise<Read> => {
   const where = printableUrl(o.natsUrl);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(o.natsUrl), name: 'keyward-cli', timeout: DEFAULT_TIMEOUT_MS, reconnect: false });
+    nc = await connect({ ...o.natsAuth, servers: natsServers(o.natsUrl), name: 'keyward-cli', timeout: DEFAULT_TIMEOUT_MS, reconnect: false });
   } catch (e) {
     const code = e instanceof NatsError ? e.code : undefined;
     const refused = code === undefined || CONNECT_REFUSED.includes(code);

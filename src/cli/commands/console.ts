@@ -13,7 +13,7 @@ import { untilStopped } from '../../stopped.js';
 import { openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/types.js';
 import { printFailure, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, PREFIX } from '../common.js';
+import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
@@ -39,7 +39,7 @@ const serve = async (argv: readonly string[], io: Io): Promise<number> => {
     const loaded = loadConsoleSettings(env, dirname(DEFAULT_SQLITE_PATH), '127.0.0.1:9480');
     if (loaded.problems.length > 0) throw new UsageError(loaded.problems.join('; '));
     if (loaded.settings === null) throw new UsageError('KEYWARD_CONSOLE is off: give the console HOST:PORT');
-    settings = { natsUrl, prefix, console: loaded.settings };
+    settings = { natsUrl, natsAuth: natsAuthOf(env), prefix, console: loaded.settings };
   } catch (e) {
     return usage(io, 'console', e);
   }
@@ -52,7 +52,7 @@ const serve = async (argv: readonly string[], io: Io): Promise<number> => {
     log.warn({ err: e instanceof ConfigError ? e.problems.join('; ') : String(e) }, 'console: no event store, so no history pages');
   }
   const stopped = untilStopped();
-  const nc = await connect({ servers: natsServers(settings.natsUrl), name: 'keyward-console', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
+  const nc = await connect({ ...settings.natsAuth, servers: natsServers(settings.natsUrl), name: 'keyward-console', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(() => undefined);
   if (nc === undefined) {
     log.error({ nats: settings.natsUrl }, 'console: no NATS server answers');
     await store?.close();

@@ -87,10 +87,10 @@ const run = async (argv: readonly string[], io: Io): Promise<number> => {
     if (!(e instanceof UsageError)) throw e;
     return printFailure(io, false, { code: 'USAGE', message: `${e.message} (see keyward proxy --help)`, details: [] });
   }
-  const { instanceId, logLevel, servers, prefix, nodeId, stalenessMs, proxyKey, tls } = settings;
+  const { instanceId, logLevel, servers, natsAuth, prefix, nodeId, stalenessMs, proxyKey, tls } = settings;
   const log = createLogger({ level: logLevel, destination: process.stderr });
   const stopped = untilStopped();
-  const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'keyward-proxy' }).catch((e: unknown) => e as Error);
+  const nc = await connect({ ...natsAuth, servers, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'keyward-proxy' }).catch((e: unknown) => e as Error);
   if (nc instanceof Error) {
     log.error({ err: nc.message }, 'keyward proxy: NATS cannot be reached');
     return ExitCode.FAILED;

@@ -11,7 +11,7 @@ import { SealingKey } from '../../crypto.js';
 import { createLogger } from '../../log.js';
 import { startProxyNode, type VerifyResult } from '../../proxy-node/index.js';
 import { printFailure, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, PREFIX } from '../common.js';
+import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Args, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
@@ -53,7 +53,7 @@ export const nodeSettingsFrom = (args: Args, env: NodeJS.ProcessEnv) => {
   if (stalenessMs !== undefined && stalenessMs < 1) throw new UsageError('--staleness-ms must be at least 1');
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  return { servers: natsServers(servers), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
+  return { servers: natsServers(servers), natsAuth: natsAuthOf(env), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
 };
 
 const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
