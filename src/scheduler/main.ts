@@ -7,6 +7,9 @@ import { ConfigError, describeStore, loadServiceConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
 import { untilStopped } from '../stopped.js';
+import { health } from '../service/health.js';
+import { startHttpServer } from '../service/http.js';
+import { createServiceMetrics } from '../service/metrics.js';
 import { startScheduler } from './scheduler.js';
 
 export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
@@ -23,11 +26,33 @@ export const runScheduler = async (env: NodeJS.ProcessEnv): Promise<number> => {
   const store = openStore(config.store);
   const projector = new Projector(store);
   projector.start();
-  const scheduler = startScheduler({ ctx: { store, masterKey: config.masterKey.key, clock: systemClock, projector }, log });
+  const ctx = { store, masterKey: config.masterKey.key, clock: systemClock, projector };
+  const metrics = createServiceMetrics();
+  const scheduler = startScheduler({
+    ctx,
+    log,
+    observe: (kind, outcome, lateSeconds) => {
+      metrics.scheduled.inc({ kind, outcome });
+      if (outcome !== 'failed') metrics.scheduledLateness.observe({ kind }, lateSeconds);
+    },
+  });
+  // The same /healthz and /metrics as the service (KEYWARD_HTTP_PORT), without NATS in the health.
+  const http =
+    config.httpPort === null
+      ? undefined
+      : await startHttpServer({
+          port: config.httpPort,
+          health: () => health(ctx),
+          metrics: () => metrics.render(),
+          onError: (e) => {
+            log.error({ err: e instanceof Error ? e.message : String(e) }, 'health or metrics failed');
+          },
+        });
   await scheduler.ready;
-  log.info({ store: describeStore(config.store) }, 'scheduler ready: following the schedule');
+  log.info({ store: describeStore(config.store), http: http?.port ?? 'off' }, 'scheduler ready: following the schedule');
   await untilStopped();
   await scheduler.stop();
+  await http?.close();
   await projector.stop();
   await store.close();
   log.info('scheduler stopped');

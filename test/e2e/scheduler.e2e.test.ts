@@ -144,7 +144,7 @@ describe('keyward scheduler, as processes', () => {
     const expiresAt = new Date(Date.now() + 8000).toISOString();
     await Promise.all(users.map((userId) => kw.request('cmd.authorize', { actor: admin, instanceId: INSTANCE, userId, policy: { type: 'expire', expiresAt } }).then(ok)));
 
-    const env = { ...process.env, KEYWARD_STORE: `sqlite:${path}`, KEYWARD_MASTER_KEY: kw.ctx.masterKey.exportBase64(), KEYWARD_LOG_LEVEL: 'info' };
+    const env = { ...process.env, KEYWARD_STORE: `sqlite:${path}`, KEYWARD_MASTER_KEY: kw.ctx.masterKey.exportBase64(), KEYWARD_LOG_LEVEL: 'info', KEYWARD_HTTP_PORT: '0' };
     const startScheduler = async () => {
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'scheduler'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
@@ -153,15 +153,19 @@ describe('keyward scheduler, as processes', () => {
         await exited;
       });
       let expired = 0;
+      let http = 0;
       const lines = createInterface({ input: child.stdout });
       await new Promise<void>((resolve, reject) => {
         lines.on('line', (l) => {
-          if (l.includes('scheduler ready')) resolve();
+          if (l.includes('scheduler ready')) {
+            http = (JSON.parse(l) as { http: number }).http;
+            resolve();
+          }
           if (l.includes('"msg":"key expired"')) expired++;
         });
         void exited.then(() => { reject(new Error('the scheduler exited before it was ready')); });
       });
-      return { child, exited, expired: () => expired };
+      return { child, exited, expired: () => expired, http: () => http };
     };
     const [doomed, survivor] = await Promise.all([startScheduler(), startScheduler()]);
 
@@ -175,6 +179,10 @@ describe('keyward scheduler, as processes', () => {
     expect(new Set(expired.map((e) => e.streamId)).size).toBe(users.length);
     expect(expired.every((e) => (e.data as { expiredAt: string }).expiredAt === expiresAt)).toBe(true);
 
+    // Alone, the scheduler serves the service's /healthz and /metrics too.
+    const metrics = await (await fetch(`http://127.0.0.1:${survivor.http()}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`keyward_scheduled_total\\{kind="expire",outcome="done"\\} ${survivor.expired()}\\b`));
+    expect(await (await fetch(`http://127.0.0.1:${survivor.http()}/healthz`)).json()).toMatchObject({ status: 'ok', nats: 'not used' });
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
     expect(survivor.expired()).toBeGreaterThan(0);
