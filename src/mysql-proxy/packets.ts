@@ -60,32 +60,52 @@ export const packet = (seq: number, payload: Buffer): Buffer => {
  * error (`tooLarge`), noticed from its header before its body is waited for.
  */
 export class PacketReader {
-  #buffered: Buffer = Buffer.alloc(0);
+  // Chunks as they came, joined only once a whole packet is there: joining at every chunk
+  // would copy a 16 MiB command over and over.
+  #chunks: Buffer[] = [];
+  #size = 0;
   tooLarge = false;
   constructor(private readonly limit: number) {}
 
   push(chunk: Buffer): void {
-    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+  }
+
+  /** The first chunk, holding at least `n` bytes (joined from the next ones if need be); null if fewer have come. */
+  #first(n: number): Buffer | null {
+    if (this.#size < n) return null;
+    let first = this.#chunks[0] ?? Buffer.alloc(0);
+    if (first.length < n) {
+      first = Buffer.concat(this.#chunks);
+      this.#chunks = [first];
+    }
+    return first;
   }
 
   next(): Packet | null {
-    if (this.#buffered.length < HEADER) return null;
-    const length = this.#buffered.readUIntLE(0, 3);
+    const header = this.#first(HEADER);
+    if (header === null) return null;
+    const length = header.readUIntLE(0, 3);
     if (length > this.limit) {
       this.tooLarge = true;
       return null;
     }
-    if (this.#buffered.length < HEADER + length) return null;
-    const raw = this.#buffered.subarray(0, HEADER + length);
-    const seq = this.#buffered[3] ?? 0;
-    this.#buffered = this.#buffered.subarray(HEADER + length);
-    return { seq, payload: raw.subarray(HEADER), raw };
+    const buffered = this.#first(HEADER + length);
+    if (buffered === null) return null;
+    const raw = buffered.subarray(0, HEADER + length);
+    const left = buffered.subarray(HEADER + length);
+    if (left.length > 0) this.#chunks[0] = left;
+    else this.#chunks.shift();
+    this.#size -= raw.length;
+    return { seq: raw[3] ?? 0, payload: raw.subarray(HEADER), raw };
   }
 
   /** Bytes received past the last whole packet (the start of what follows the handshake). */
   rest(): Buffer {
-    const rest = this.#buffered;
-    this.#buffered = Buffer.alloc(0);
+    const rest = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#size = 0;
     return rest;
   }
 }
