@@ -183,6 +183,8 @@ const instancePage = async (req: Request, instanceId: string, failure?: Failure)
   const reply = await req.api('query.grants', { instanceId, status: 'all', limit: 500 });
   const grants = itemsOf(reply);
   const userPath = (g: Row): string => `/instances/${instanceId}/users/${String(g.userId)}`;
+  // Which proxy nodes enforce a key is for admins and dbas (API.md, query.enforcement).
+  const auditor = req.session.role === 'admin' || req.session.role === 'dba';
   return layout(
     req,
     `Instance ${instanceId}`,
@@ -198,7 +200,7 @@ ${grants.map((g) => {
   return html`<tr>
   <td data-label="User">${String(g.userId)}</td>
   <td data-label="Status" class="status-${String(g.status)}">${String(g.status)}</td>
-  <td data-label="AccessID"><code>${String(g.accessId)}</code></td>
+  <td data-label="AccessID"><code>${String(g.accessId)}</code>${auditor ? html` <a class="hint" href="/instances/${instanceId}/keys/${String(g.accessId)}">proxy nodes</a>` : ''}</td>
   <td data-label="Policy">${policyText(g.policy)}</td>
   <td data-label="Account">${account?.custom === true ? `custom: ${account.username ?? ''}` : 'default'}</td>
   <td data-label="Next rotation" class="time">${when(g.rotatesAt)}</td>
@@ -335,6 +337,26 @@ const userAction = async (req: Request, instanceId: string, userId: string, acti
   return undefined;
 };
 
+/** The proxy nodes serving the instance, and whether each holds the key's current state. */
+const enforcementPage = async (req: Request, instanceId: string, accessId: string): Promise<Page> => {
+  const reply = await req.api('query.enforcement', { instanceId, accessId });
+  if (!reply.ok) return instancePage(req, instanceId, reply.error);
+  const nodes = Array.isArray(reply.result.nodes) ? (reply.result.nodes as Row[]) : [];
+  const state = String(reply.result.state);
+  return layout(
+    req,
+    `Key ${accessId} on ${instanceId}`,
+    html`<p>This key is <strong class="status-${state === 'active' ? 'active' : 'revoked'}">${state}</strong>. ${state === 'active' ? 'Nodes marked enforcing accept it.' : 'Nodes marked enforcing refuse it.'}</p>
+<div class="table-wrap"><table class="cards">
+<thead><tr><th>Proxy node</th><th>Status</th><th>Applied at</th><th>Last seen</th></tr></thead>
+<tbody>
+${nodes.map((n) => html`<tr><td data-label="Proxy node">${String(n.nodeId)}</td><td data-label="Status" class="status-${n.status === 'enforcing' ? 'active' : 'revoked'}">${String(n.status)}</td><td data-label="Applied at" class="time">${when(n.appliedAt)}</td><td data-label="Last seen" class="time">${when(n.lastSeen)}</td></tr>`)}
+</tbody></table></div>
+${nodes.length === 0 ? html`<p class="hint">No proxy node has reported for this instance.</p>` : ''}
+<p><a href="/instances/${instanceId}">Back to ${instanceId}</a></p>`,
+  );
+};
+
 // ---- tickets
 
 const ticketsPage = async (req: Request, failure?: Failure): Promise<Page> => {
@@ -448,6 +470,7 @@ export const routes = async (req: Request, ctx: Context): Promise<Page | undefin
     if (parts.length === 2 && get) return instancePage(req, second);
     if (third === 'authorize' && parts.length === 3) return get ? authorizeForm(req, second) : post ? authorize(req, second) : undefined;
     if (third === 'users' && fourth !== undefined && fifth !== undefined && parts.length === 5) return userAction(req, second, fourth, fifth);
+    if (third === 'keys' && fourth !== undefined && parts.length === 4 && get) return enforcementPage(req, second, fourth);
   }
   if (first === 'tickets') {
     if (parts.length === 1 && get) return ticketsPage(req);

@@ -135,6 +135,10 @@ describe('the console in Chromium', () => {
     await expect.poll(() => ada.locator('.notice').textContent()).toContain("erin's pair is revoked (released).");
     await until(() => !w.node.verify('orders-db', dave.accessId, dave.secret).ok && !w.node.verify('orders-db', erin.accessId, erin.secret).ok);
     expect(await rowOf(ada, 'dave').getByRole('button', { name: 'View' }).count()).toBe(0);
+    await rowOf(ada, 'dave').getByRole('link', { name: 'proxy nodes' }).click();
+    await expect.poll(() => ada.locator('h1').textContent()).toBe(`Key ${dave.accessId} on orders-db`);
+    await shot(ada, 'key-enforcement');
+    await ada.getByRole('link', { name: 'Back to orders-db' }).click();
 
     await ada.getByRole('link', { name: 'History' }).first().click();
     await ada.getByLabel('Instance').fill('orders-db');

@@ -151,6 +151,15 @@ describe('the console', () => {
     expect((await b.request('/instances/orders-db/users/carol/revoke?mode=recycle')).body).toContain('Recycle');
     expect((await b.post('/instances/orders-db/users/carol/revoke', { mode: 'recycle' })).body).toContain('revoked (recycled)');
     await until(() => !w.node.verify('orders-db', updated.accessId, updated.secret).ok);
+    // The proxy node reports that it applied the revocation: the key's page says it refuses it.
+    expect((await b.request('/instances/orders-db')).body).toContain(`/instances/orders-db/keys/${updated.accessId}`);
+    let enforcement = '';
+    for (let i = 0; i < 100 && !/status-active">enforcing/.test(enforcement); i++) {
+      enforcement = (await b.request(`/instances/orders-db/keys/${updated.accessId}`)).body;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(enforcement).toContain('Nodes marked enforcing refuse it.');
+    expect(enforcement).toMatch(/status-active">enforcing/);
     const dave = pairIn((await b.post('/instances/orders-db/authorize', { userId: 'dave', account: 'custom', dbUsername: 'dave_rw', dbPassword: 'dave-password-1', policy: 'system' })).body);
     await until(() => w.node.verify('orders-db', dave.accessId, dave.secret).ok);
     expect((await b.request('/instances/orders-db')).body).toContain('custom: dave_rw');
@@ -188,6 +197,8 @@ describe('the console', () => {
     expect(page.body).not.toContain('/users/frank/view');
     expect(page.body).not.toContain('/users/frank/update');
     expect(page.body).not.toContain('/users/frank/revoke');
+    expect(page.body).not.toContain(`/keys/${granted.accessId}`);
+    expect((await owner.request(`/instances/olivia-db/keys/${granted.accessId}`)).status).toBe(403);
     const byHand = await owner.post('/instances/olivia-db/users/frank/view');
     expect(byHand.status).toBe(403);
     expect(byHand.body).toMatch(/role="alert">only an admin, a dba or user frank may manage the AccessKey pair of user frank/);
