@@ -1,6 +1,7 @@
 // What an entry of the dispatch table is, and the builder that turns an API.md subject into
 // one: parse flags, build the request, send it, print the result or the error, exit by code.
 import { randomUUID } from 'node:crypto';
+import { ConfigError } from '../config.js';
 import { failure, send, type Failure } from './client.js';
 import { COMMON_FLAGS, commonFrom, type Common } from './common.js';
 import { EXIT_CODE_HELP, ExitCode, exitCodeOf } from './exit-codes.js';
@@ -50,6 +51,20 @@ export const printFailure = (io: Io, json: boolean, error: Failure, flags: reado
     io.stderr(`keyward: ${error.code === 'USAGE' ? '' : `${error.code}: `}${error.message}`);
   }
   return exitCodeOf(error.code);
+};
+
+/**
+ * What a long-running command's flags and environment give, or, when they are unusable, the
+ * usage failure it printed (exit 2) naming every problem.
+ */
+export const settingsOr = <T>(io: Io, name: string, parse: () => T): { readonly settings: T } | { readonly exit: number } => {
+  try {
+    return { settings: parse() };
+  } catch (e) {
+    if (!(e instanceof UsageError) && !(e instanceof ConfigError)) throw e;
+    const message = e instanceof ConfigError ? e.problems.join('; ') : e.message;
+    return { exit: printFailure(io, false, { code: 'USAGE', message: `${message} (see ${name} --help)`, details: [] }) };
+  }
 };
 
 export const apiCommand = (spec: ApiCommandSpec): CliCommand => {

@@ -12,7 +12,7 @@ import { createLogger } from '../../log.js';
 import { untilStopped } from '../../stopped.js';
 import { openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/types.js';
-import { printFailure, type CliCommand } from '../command.js';
+import { printFailure, settingsOr, type CliCommand } from '../command.js';
 import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Flag } from '../flags.js';
@@ -20,17 +20,11 @@ import type { Io } from '../io.js';
 
 const MIN_PASSWORD = 12;
 
-const usage = (io: Io, name: string, e: unknown): number => {
-  if (!(e instanceof UsageError) && !(e instanceof ConfigError)) throw e;
-  return printFailure(io, false, { code: 'USAGE', message: `${e instanceof ConfigError ? e.problems.join('; ') : e.message} (see keyward ${name} --help)`, details: [] });
-};
-
 const SERVE_FLAGS: readonly Flag[] = [{ name: 'help', help: 'show this help' }];
 
 const serve = async (argv: readonly string[], io: Io): Promise<number> => {
   const env = io.env;
-  let settings;
-  try {
+  const parsed = settingsOr(io, 'keyward console', () => {
     parseFlags(SERVE_FLAGS, argv);
     const natsUrl = env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
     if (!NATS_URL.test(natsUrl)) throw new UsageError('KEYWARD_NATS_URL must be a URL like nats://127.0.0.1:4222');
@@ -39,10 +33,10 @@ const serve = async (argv: readonly string[], io: Io): Promise<number> => {
     const loaded = loadConsoleSettings(env, dirname(DEFAULT_SQLITE_PATH), '127.0.0.1:9480');
     if (loaded.problems.length > 0) throw new UsageError(loaded.problems.join('; '));
     if (loaded.settings === null) throw new UsageError('KEYWARD_CONSOLE is off: give the console HOST:PORT');
-    settings = { natsUrl, natsAuth: natsAuthOf(env), prefix, console: loaded.settings };
-  } catch (e) {
-    return usage(io, 'console', e);
-  }
+    return { natsUrl, natsAuth: natsAuthOf(env), prefix, console: loaded.settings };
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const settings = parsed.settings;
   const log = createLogger({ level: env.KEYWARD_LOG_LEVEL ?? 'info', destination: process.stderr });
   // History reads the event store: without one here the console still does everything else.
   let store: EventStore | undefined;
@@ -95,20 +89,17 @@ const firstLine = (): Promise<string> =>
   });
 
 const addUser = async (argv: readonly string[], io: Io): Promise<number> => {
-  let user: string;
-  let role: Role;
-  let file: string;
-  try {
+  const parsed = settingsOr(io, 'keyward console add-user', () => {
     const args = parseFlags(ADD_FLAGS, argv);
-    user = args.text('user') ?? '';
+    const user = args.text('user') ?? '';
     if (!isUserId(user)) throw new UsageError('--user must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
-    const r = args.text('role') ?? '';
-    if (!ROLES.includes(r as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-    role = r as Role;
-    file = args.text('file') ?? io.env.KEYWARD_CONSOLE_USERS ?? loadConsoleSettings({ ...io.env, KEYWARD_CONSOLE: '0' }, dirname(DEFAULT_SQLITE_PATH)).settings?.accountsFile ?? '';
-  } catch (e) {
-    return usage(io, 'console add-user', e);
-  }
+    const role = args.text('role') ?? '';
+    if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+    const file = args.text('file') ?? io.env.KEYWARD_CONSOLE_USERS ?? loadConsoleSettings({ ...io.env, KEYWARD_CONSOLE: '0' }, dirname(DEFAULT_SQLITE_PATH)).settings?.accountsFile ?? '';
+    return { user, role: role as Role, file };
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const { user, role, file } = parsed.settings;
   // From stdin, never a flag: a flag would stay in the shell's history and the process list.
   const password = await firstLine();
   if (password.length < MIN_PASSWORD) return printFailure(io, false, { code: 'USAGE', message: `give the password on stdin, at least ${MIN_PASSWORD} characters`, details: [] });

@@ -13,7 +13,7 @@ import { startProxyNode } from '../../proxy-node/index.js';
 import { startHttpServer, type HttpServer } from '../../service/http.js';
 import { Registry } from '../../service/metrics.js';
 import { untilStopped } from '../../stopped.js';
-import { printFailure, type CliCommand } from '../command.js';
+import { settingsOr, type CliCommand } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
@@ -80,13 +80,9 @@ const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
 };
 
 const run = async (argv: readonly string[], io: Io): Promise<number> => {
-  let settings: ReturnType<typeof settingsFrom>;
-  try {
-    settings = settingsFrom(argv, io.env);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return printFailure(io, false, { code: 'USAGE', message: `${e.message} (see keyward proxy --help)`, details: [] });
-  }
+  const parsed = settingsOr(io, 'keyward proxy', () => settingsFrom(argv, io.env));
+  if ('exit' in parsed) return parsed.exit;
+  const settings = parsed.settings;
   const { instanceId, logLevel, servers, natsAuth, prefix, nodeId, stalenessMs, proxyKey, tls } = settings;
   const log = createLogger({ level: logLevel, destination: process.stderr });
   const stopped = untilStopped();

@@ -10,7 +10,7 @@ import { InstanceId } from '../../../domain/index.js';
 import { SealingKey } from '../../crypto.js';
 import { createLogger } from '../../log.js';
 import { startProxyNode, type VerifyResult } from '../../proxy-node/index.js';
-import { printFailure, type CliCommand } from '../command.js';
+import { settingsOr, type CliCommand } from '../command.js';
 import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Args, type Flag } from '../flags.js';
@@ -72,14 +72,9 @@ const printable = (instanceId: string, accessId: string, r: VerifyResult): Recor
     : { kind: 'verify', instanceId, accessId, ...r };
 
 const run = async (argv: readonly string[], io: Io): Promise<number> => {
-  let settings: ReturnType<typeof settingsFrom>;
-  try {
-    settings = settingsFrom(argv, io.env);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return printFailure(io, false, { code: 'USAGE', message: `${e.message} (see keyward proxy-node --help)`, details: [] });
-  }
-  const { logLevel, ...options } = settings;
+  const parsed = settingsOr(io, 'keyward proxy-node', () => settingsFrom(argv, io.env));
+  if ('exit' in parsed) return parsed.exit;
+  const { logLevel, ...options } = parsed.settings;
   const log = createLogger({ level: logLevel, destination: process.stderr });
   const stopped = untilStopped();
   const node = startProxyNode({ ...options, logger: log });
