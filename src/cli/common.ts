@@ -57,14 +57,24 @@ export const natsAuthOf = (env: NodeJS.ProcessEnv): NatsAuth => {
   }
 };
 
+/**
+ * Where NATS is, how to authenticate to it, and the subject prefix: from --nats and --prefix
+ * when the command has them (`args`), else from the environment alone.
+ */
+export const natsTargetFrom = (args: Args | undefined, env: NodeJS.ProcessEnv): { natsUrl: string; natsAuth: NatsAuth; prefix: string } => {
+  const [nats, prefixName] = args === undefined ? ['KEYWARD_NATS_URL', 'KEYWARD_PREFIX'] : ['--nats (or KEYWARD_NATS_URL)', '--prefix (or KEYWARD_PREFIX)'];
+  const natsUrl = args?.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
+  if (!NATS_URL.test(natsUrl)) throw new UsageError(`${nats} must be a URL like nats://127.0.0.1:4222`);
+  const prefix = args?.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
+  if (!PREFIX.test(prefix)) throw new UsageError(`${prefixName} must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots`);
+  return { natsUrl, natsAuth: natsAuthOf(env), prefix };
+};
+
 export const commonFrom = (args: Args, env: NodeJS.ProcessEnv): Common => {
-  const natsUrl = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
-  if (!NATS_URL.test(natsUrl)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
-  const prefix = args.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
-  if (!PREFIX.test(prefix)) throw new UsageError('--prefix (or KEYWARD_PREFIX) must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
+  const { natsUrl, natsAuth, prefix } = natsTargetFrom(args, env);
   const timeoutMs = args.integer('timeout') ?? DEFAULT_TIMEOUT_MS;
   if (timeoutMs < 1) throw new UsageError('--timeout must be at least 1 (milliseconds)');
-  return { actor: actorFrom(args.text('as') ?? env.KEYWARD_ACTOR), natsUrl, natsAuth: natsAuthOf(env), prefix, commandId: args.text('command-id'), json: args.switch('json'), timeoutMs };
+  return { actor: actorFrom(args.text('as') ?? env.KEYWARD_ACTOR), natsUrl, natsAuth, prefix, commandId: args.text('command-id'), json: args.switch('json'), timeoutMs };
 };
 
 /** The URL as it may be printed: credentials in it are replaced. */

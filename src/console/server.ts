@@ -9,7 +9,7 @@ import type { NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
 import type { EventStore } from '../store/types.js';
 import { readReply, type Reply } from '../cli/client.js';
-import { listen } from '../service/http.js';
+import { bodyOf, listen } from '../service/http.js';
 import { isUserId, prepareDecoy, readAccounts, ROLES, verifyPassword, type Role } from './accounts.js';
 import type { Html } from './html.js';
 import { routes, signInPage, type Page } from './pages.js';
@@ -76,33 +76,13 @@ const cookiesOf = (req: IncomingMessage): Map<string, string> =>
   );
 
 /** The form of a POST; 'unsupported' for another body type, 'too-large' past FORM_LIMIT. */
-const readForm = (req: IncomingMessage): Promise<URLSearchParams | 'unsupported' | 'too-large'> =>
-  new Promise((resolve) => {
-    if (req.method !== 'POST') {
-      resolve(new URLSearchParams());
-      return;
-    }
-    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
-      resolve('unsupported');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > FORM_LIMIT) {
-        // Answered at once; the rest is read and dropped, so the client hears the answer.
-        req.off('data', onData);
-        req.resume();
-        resolve('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => { if (size <= FORM_LIMIT) resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))); });
-    req.on('error', () => { resolve('unsupported'); });
-  });
+const readForm = async (req: IncomingMessage): Promise<URLSearchParams | 'unsupported' | 'too-large'> => {
+  if (req.method !== 'POST') return new URLSearchParams();
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return 'unsupported';
+  const body = await bodyOf(req, FORM_LIMIT);
+  if (body === 'cut-off') return 'unsupported';
+  return body === 'too-large' ? body : new URLSearchParams(body.toString('utf8'));
+};
 
 export const startConsole = async (options: ConsoleOptions): Promise<RunningConsole> => {
   const { nc, prefix, log } = options;

@@ -4,6 +4,8 @@
 // account's password, and string literals of statements that set passwords are blanked.
 import { randomUUID } from 'node:crypto';
 import { headers, type JetStreamManager, type NatsConnection } from 'nats';
+import { AccessId } from '../../domain/index.js';
+import { Refusal, type Refused } from '../proxy-node/index.js';
 import { ensureStream } from '../relay/relay.js';
 
 export const SQL_AUDIT_STREAM = 'KEYWARD_SQL_AUDIT';
@@ -51,6 +53,15 @@ export const recordedStatement = (sql: string): { statement: string; truncated: 
   const safe = SETS_PASSWORD.test(sql) ? sql.replace(STRING_LITERAL, "'<redacted>'") : sql;
   return { statement: safe.slice(0, STATEMENT_CHARS), truncated: safe.length > STATEMENT_CHARS };
 };
+
+/**
+ * What a client gave as its AccessID, as recorded and repeated back: only something of an
+ * AccessID's form; a client that pasted its secret there must not find it in the audit trail.
+ */
+export const recordedAccessId = (text: string | null): string => (text !== null && AccessId.is(text) ? text : '(malformed)');
+
+/** Why a login was refused, as recorded. */
+export const recordedRefusal = (r: Refused): string => (r.reason === Refusal.REVOKED ? `revoked: ${r.revokedReason}` : r.reason);
 
 export interface SqlAuditLog {
   record(input: SqlAuditInput): void;

@@ -11,10 +11,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createConnection, type Connection, type FieldPacket, type QueryResult } from 'mysql2/promise';
-import { AccessId, Secret } from '../../domain/index.js';
+import { Secret } from '../../domain/index.js';
 import { Refusal, type Accepted, type ProxyNode, type Refused } from '../proxy-node/index.js';
-import { recordedStatement, type SqlAuditLog } from './audit-log.js';
-import { listen } from '../service/http.js';
+import { recordedAccessId, recordedRefusal, recordedStatement, type SqlAuditLog } from './audit-log.js';
+import { bodyOf, listen } from '../service/http.js';
 import { killQuery } from './kill.js';
 import { refusalMessage } from './session.js';
 
@@ -139,33 +139,16 @@ const isJson = (req: IncomingMessage): boolean => {
 };
 
 /** The body as text, or a reply saying why not. Never more than BODY_LIMIT bytes are kept. */
-const readBody = (req: IncomingMessage): Promise<string | Reply> => {
-  const tooLarge = failure(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${BODY_LIMIT} bytes`);
-  if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT) return Promise.resolve(tooLarge);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > BODY_LIMIT) {
-        // The rest is left to the server, which reads and drops it before the next request.
-        req.off('data', onData);
-        resolve(tooLarge);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => {
-      try {
-        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
-      } catch {
-        resolve(badRequest('the body is not UTF-8'));
-      }
-    });
-    // A client that went away mid-body is answered to nobody; send() sees the closed response.
-    req.once('error', () => { resolve(badRequest('the body was cut off')); });
-  });
+const readBody = async (req: IncomingMessage): Promise<string | Reply> => {
+  const body = await bodyOf(req, BODY_LIMIT);
+  if (body === 'too-large') return failure(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${BODY_LIMIT} bytes`);
+  // A client that went away mid-body is answered to nobody; send() sees the closed response.
+  if (body === 'cut-off') return badRequest('the body was cut off');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return badRequest('the body is not UTF-8');
+  }
 };
 
 // Messages name the fields, never what was sent in them: a client that pasted a secret into
@@ -398,15 +381,14 @@ export const startSqlEndpoint = async (options: SqlEndpointOptions): Promise<Sql
       return;
     }
 
-    // Recorded only when it has an AccessID's shape: a client that swapped the two headers
-    // would otherwise put its AccessSecret into the audit trail and the log.
-    const accessId = AccessId.is(request.accessId) ? request.accessId : '(malformed)';
+    // A client that swapped the two headers must not put its AccessSecret into the log either.
+    const accessId = recordedAccessId(request.accessId);
     const verdict = node.verify(instanceId, request.accessId, request.secret);
     const who: Who = { instanceId, accessId, userId: verdict.ok ? verdict.userId : null, nodeId: node.nodeId, session, via: 'https', client };
     Object.assign(fields, { accessId, userId: who.userId });
     if (!verdict.ok) {
       countRefusal(verdict.reason);
-      audit.record({ kind: 'login', ok: false, reason: verdict.reason === Refusal.REVOKED ? `revoked: ${verdict.revokedReason}` : verdict.reason, ...who });
+      audit.record({ kind: 'login', ok: false, reason: recordedRefusal(verdict), ...who });
       answer(refusalReply(verdict));
       return;
     }

@@ -6,11 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { AccessId } from '../../domain/index.js';
 import type { Accepted, RefusalReason, VerifyResult } from '../proxy-node/index.js';
 import { Refusal } from '../proxy-node/index.js';
 import type { SqlAuditInput } from './audit-log.js';
-import { recordedStatement } from './audit-log.js';
+import { recordedAccessId, recordedRefusal, recordedStatement } from './audit-log.js';
 import {
   authSwitch, Cap, CAPS_REQUIRED, CAPS_WITHHELD, errPacket, greeting, handshakeResponse, isErr, isOk, NATIVE_PASSWORD, nativeScramble,
   packet, PacketReader, parseAuthSwitch, parseErr, parseGreeting, parseHandshakeResponse, type Greeting, type HandshakeResponse, type Packet,
@@ -153,6 +152,8 @@ interface Backend {
   readonly greeting: Greeting;
 }
 
+type Identity = { readonly instanceId: string; readonly accessId: string; readonly userId: string | null; readonly nodeId: string; readonly session: string; readonly via: 'mysql'; readonly client: string };
+
 export class Session {
   readonly id: number;
   accessId: string | null = null;
@@ -219,6 +220,7 @@ export class Session {
       response = parsed;
       seq = first.seq;
       this.accessId = response.username;
+      this.#identity = undefined;
       // A client that started with another method (caching_sha2_password, ed25519) is asked
       // to answer the same salt with mysql_native_password.
       if ((response.authPlugin !== null && response.authPlugin !== NATIVE_PASSWORD) || (response.authResponse.length !== 20 && response.authResponse.length !== 0)) {
@@ -236,12 +238,13 @@ export class Session {
     if (!verdict.ok) {
       void early?.then((b) => b.socket.destroy(), () => undefined);
       deps.onLogin(verdict.reason);
-      deps.audit({ kind: 'login', ok: false, reason: verdict.reason === Refusal.REVOKED ? `revoked: ${verdict.revokedReason}` : verdict.reason, ...this.#who() });
-      this.#client.end(packet(seq + 1, errPacket(ErrorCode.ACCESS_DENIED, '28000', `Access denied for AccessID '${AccessId.is(accessId) ? accessId : '(malformed)'}': ${refusalMessage(verdict)}`)));
+      deps.audit({ kind: 'login', ok: false, reason: recordedRefusal(verdict), ...this.#who() });
+      this.#client.end(packet(seq + 1, errPacket(ErrorCode.ACCESS_DENIED, '28000', `Access denied for AccessID '${recordedAccessId(accessId)}': ${refusalMessage(verdict)}`)));
       this.#ended = true;
       return;
     }
     this.userId = verdict.userId;
+    this.#identity = undefined;
     this.#grant = verdict;
     try {
       const backend = await (early ?? this.#openBackend());
@@ -273,11 +276,11 @@ export class Session {
     this.#client.write(packet(seq, ok));
   }
 
-  #who(): { instanceId: string; accessId: string; userId: string | null; nodeId: string; session: string; via: 'mysql'; client: string } {
-    // What a client typed as its user name is recorded only if it is an AccessID: one that
-    // pasted its secret there must not find it in the audit trail.
-    const accessId = this.accessId !== null && AccessId.is(this.accessId) ? this.accessId : '(malformed)';
-    return { instanceId: this.deps.instanceId, accessId, userId: this.userId, nodeId: this.deps.nodeId, session: String(this.id), via: 'mysql', client: this.#client_ };
+  /** Who the session's audit records name: made again only when the AccessID or the user is learnt, not per statement. */
+  #identity: Identity | undefined;
+  #who(): Identity {
+    this.#identity ??= { instanceId: this.deps.instanceId, accessId: recordedAccessId(this.accessId), userId: this.userId, nodeId: this.deps.nodeId, session: String(this.id), via: 'mysql', client: this.#client_ };
+    return this.#identity;
   }
 
   #refuseEarly(e: unknown): void {

@@ -38,6 +38,32 @@ const ROUTES = ['/healthz', '/metrics'] as const;
 type Route = (typeof ROUTES)[number];
 const isRoute = (path: string): path is Route => (ROUTES as readonly string[]).includes(path);
 
+/**
+ * A request's body, never more than `limit` bytes of it kept: 'too-large' as soon as it passes
+ * them (said before the whole body has come: the rest is read and dropped, so the client
+ * hears the answer), 'cut-off' when the request broke off.
+ */
+export const bodyOf = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'cut-off'> => {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.resume();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => { resolve(Buffer.concat(chunks)); });
+    req.once('error', () => { resolve('cut-off'); });
+  });
+};
+
 /** Listens on host:port (port 0: a free one) and resolves with the port; rejects with the error (a port in use). */
 export const listen = (server: NetServer, port: number, host: string): Promise<number> =>
   new Promise((resolve, reject) => {

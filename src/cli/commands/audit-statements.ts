@@ -6,7 +6,7 @@ import { AccessId, normalizeTimestamp, type Timestamp } from '../../../domain/in
 import { natsServers, type NatsAuth } from '../../config.js';
 import { recordsOf, SQL_AUDIT_STREAM, sqlAuditSubject, sqlAuditSubjects, type SqlAuditRecord } from '../../mysql-proxy/audit-log.js';
 import { printFailure, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, NATS_URL, natsAuthOf, PREFIX, printableUrl } from '../common.js';
+import { DEFAULT_NATS_URL, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, natsTargetFrom, printableUrl } from '../common.js';
 import { EXIT_CODE_HELP, ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, usageLine, UsageError, type Args, type Flag } from '../flags.js';
 import { clip, show, table } from '../format.js';
@@ -54,11 +54,8 @@ const optionsFrom = (args: Args, env: NodeJS.ProcessEnv): Options => {
   const to = timeFlag(args.text('to'), 'to');
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--to must be later than --from');
   if (args.switch('json') && args.switch('csv')) throw new UsageError('give --json or --csv, not both');
-  const natsUrl = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
-  if (!NATS_URL.test(natsUrl)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
-  const prefix = args.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
-  if (!PREFIX.test(prefix)) throw new UsageError('--prefix (or KEYWARD_PREFIX) must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
   return {
+    ...natsTargetFrom(args, env),
     instanceId,
     userId: idFlag(args, 'user'),
     accessId,
@@ -66,9 +63,6 @@ const optionsFrom = (args: Args, env: NodeJS.ProcessEnv): Options => {
     from,
     to,
     format: args.switch('json') ? 'json' : args.switch('csv') ? 'csv' : 'table',
-    natsUrl,
-    natsAuth: natsAuthOf(env),
-    prefix,
   };
 };
 

@@ -13,7 +13,7 @@ import { untilStopped } from '../../stopped.js';
 import { openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/types.js';
 import { printFailure, settingsOr, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
+import { natsTargetFrom } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
@@ -26,14 +26,10 @@ const serve = async (argv: readonly string[], io: Io): Promise<number> => {
   const env = io.env;
   const parsed = settingsOr(io, 'keyward console', () => {
     parseFlags(SERVE_FLAGS, argv);
-    const natsUrl = env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
-    if (!NATS_URL.test(natsUrl)) throw new UsageError('KEYWARD_NATS_URL must be a URL like nats://127.0.0.1:4222');
-    const prefix = env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
-    if (!PREFIX.test(prefix)) throw new UsageError('KEYWARD_PREFIX must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
     const loaded = loadConsoleSettings(env, dirname(DEFAULT_SQLITE_PATH), '127.0.0.1:9480');
     if (loaded.problems.length > 0) throw new UsageError(loaded.problems.join('; '));
     if (loaded.settings === null) throw new UsageError('KEYWARD_CONSOLE is off: give the console HOST:PORT');
-    return { natsUrl, natsAuth: natsAuthOf(env), prefix, console: loaded.settings };
+    return { ...natsTargetFrom(undefined, env), console: loaded.settings };
   });
   if ('exit' in parsed) return parsed.exit;
   const settings = parsed.settings;

@@ -11,7 +11,7 @@ import { SealingKey } from '../../crypto.js';
 import { createLogger } from '../../log.js';
 import { startProxyNode, type VerifyResult } from '../../proxy-node/index.js';
 import { settingsOr, type CliCommand } from '../command.js';
-import { DEFAULT_NATS_URL, DEFAULT_PREFIX, NATS_URL, natsAuthOf, PREFIX } from '../common.js';
+import { DEFAULT_NATS_URL, DEFAULT_PREFIX, natsTargetFrom } from '../common.js';
 import { ExitCode } from '../exit-codes.js';
 import { flagHelp, parseFlags, UsageError, type Args, type Flag } from '../flags.js';
 import type { Io } from '../io.js';
@@ -43,17 +43,14 @@ const proxyKeyFrom = (env: NodeJS.ProcessEnv): SealingKey => {
 
 /** The NODE_FLAGS and the environment a proxy node needs (KEYWARD_PROXY_KEY, KEYWARD_LOG_LEVEL). */
 export const nodeSettingsFrom = (args: Args, env: NodeJS.ProcessEnv) => {
-  const servers = args.text('nats') ?? env.KEYWARD_NATS_URL ?? DEFAULT_NATS_URL;
-  if (!NATS_URL.test(servers)) throw new UsageError('--nats (or KEYWARD_NATS_URL) must be a URL like nats://127.0.0.1:4222');
-  const prefix = args.text('prefix') ?? env.KEYWARD_PREFIX ?? DEFAULT_PREFIX;
-  if (!PREFIX.test(prefix)) throw new UsageError('--prefix (or KEYWARD_PREFIX) must be subject tokens of A–Z, a–z, 0–9, _ or - joined by dots');
+  const { natsUrl, natsAuth, prefix } = natsTargetFrom(args, env);
   const nodeId = args.text('node-id');
   if (nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new UsageError('--node-id must be 1–64 characters of A–Z, a–z, 0–9, _ or -');
   const stalenessMs = args.integer('staleness-ms');
   if (stalenessMs !== undefined && stalenessMs < 1) throw new UsageError('--staleness-ms must be at least 1');
   const logLevel = env.KEYWARD_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`KEYWARD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  return { servers: natsServers(servers), natsAuth: natsAuthOf(env), prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
+  return { servers: natsServers(natsUrl), natsAuth, prefix, nodeId, stalenessMs, logLevel, proxyKey: proxyKeyFrom(env) };
 };
 
 const settingsFrom = (argv: readonly string[], env: NodeJS.ProcessEnv) => {
