@@ -246,10 +246,11 @@ export class Session {
     this.userId = verdict.userId;
     this.#identity = undefined;
     this.#grant = verdict;
+    let ok: Buffer;
     try {
       const backend = await (early ?? this.#openBackend());
       this.#threadId = backend.greeting.connectionId;
-      await this.#loginBackend(backend, response, verdict);
+      ok = await this.#loginBackend(backend, response, verdict);
       const rest = reader.rest();
       this.#relay(backend, response.capabilities & backend.greeting.capabilities, rest);
     } catch (e) {
@@ -263,17 +264,11 @@ export class Session {
       return;
     }
     // The database's OK to the proxy's login is the client's OK, in the client's numbering.
-    this.#sendOk(seq + 1);
+    this.#client.write(packet(seq + 1, ok));
     deps.onLogin('ok');
     deps.audit({ kind: 'login', ok: true, databaseUser: verdict.databaseAccount.username, ...this.#who() });
     this.#opened = true;
     deps.opened(this);
-  }
-
-  #okPacket: Buffer | undefined;
-  #sendOk(seq: number): void {
-    const ok = this.#okPacket ?? Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
-    this.#client.write(packet(seq, ok));
   }
 
   /** Who the session's audit records name: made again only when the AccessID or the user is learnt, not per statement. */
@@ -336,7 +331,8 @@ export class Session {
     });
   }
 
-  async #loginBackend(backend: Backend, client: HandshakeResponse, grant: Accepted): Promise<void> {
+  /** Logs in to the database with the grant's account; resolves with the database's OK. */
+  async #loginBackend(backend: Backend, client: HandshakeResponse, grant: Accepted): Promise<Buffer> {
     const caps = (client.capabilities & backend.greeting.capabilities & ~CAPS_WITHHELD) | Cap.PLUGIN_AUTH | (client.database === null ? 0 : Cap.CONNECT_WITH_DB);
     // The client chose from what the proxy offered, which came from this database's greeting;
     // a database that changed since (an upgrade) may not speak what the client now expects.
@@ -349,11 +345,8 @@ export class Session {
       capabilities: caps, maxPacket: client.maxPacket, charset: client.charset, username: grant.databaseAccount.username,
       authResponse: nativeScramble(password, backend.greeting.salt), database: client.database, authPlugin: NATIVE_PASSWORD,
     })));
-    await readPackets(backend.socket, backend.reader, (p) => {
-      if (isOk(p.payload)) {
-        this.#okPacket = Buffer.from(p.payload);
-        return true;
-      }
+    return readPackets(backend.socket, backend.reader, (p) => {
+      if (isOk(p.payload)) return Buffer.from(p.payload);
       if (isErr(p.payload)) {
         const err = parseErr(p.payload);
         throw new HandshakeError(err?.code ?? ErrorCode.ACCESS_DENIED, '28000', `the database refused the grant's account: ${err?.message ?? ''}`);
